@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool addkey: create a key in the TPM under a token's primary and store it.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/token_args.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+#include "core/tpm/templates.hpp"
+#include "core/tpm/token_ops.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+struct AddKeyOptions
+{
+  std::string label;
+  std::string algorithm;
+  std::optional<std::string> key_label;
+  std::optional<std::string> id;
+  bool always_authenticate = false;
+  TokenAuthOptions auth;
+};
+
+void
+run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
+{
+  // 1. Validate.
+  auto alg = tpm::parse_algorithm(o.algorithm);
+  if (!alg) {
+    throw_usage("unknown --algorithm '" + o.algorithm + "'",
+                "choose one of rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 "
+                "ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512");
+  }
+  if (o.id && o.id->empty()) {
+    throw_usage("--id must not be empty");
+  }
+
+  // 2. Resolve the token, its primary and seal object, and the PIN.
+  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  Token token = find_token(st, o.label);
+  if (!token.config.token_init) {
+    throw_usage("token \"" + o.label + "\" is not initialized");
+  }
+  Primary primary = find_primary(st, token.pid);
+  auto seal = st.seal_object(token.id);
+  if (!seal) {
+    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
+  }
+  ChosenPin pin = choose_pin(o.auth, token);
+  if (!pin.so && !seal->user) {
+    throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet",
+                "set one with 'tpm2-ptool initpin', or use --sopin");
+  }
+  SecureBytes hierarchy_auth = read_secret(o.auth.hierarchy_auth, Prompt::k_never, "");
+
+  // 3. TPM: one salted session; unseal the wrapping key; create the key.
+  tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+  tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
+  tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
+  SecureBytes key = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
+  SecureBytes objauth = crypto::random_hex(16);
+  keys::KeyObjectInput in;
+  in.wrapped_auth = crypto::wrap_auth(key, objauth);
+  tpm::CreatedObject created = pc.create(tpm::key_template(*alg), objauth, {}, true);
+  in.pub = created.pub;
+  in.priv = created.priv;
+  // Upstream stores the --id *text* as CKA_ID; the default is 16 random hex characters.
+  in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
+  in.label = o.key_label.value_or("");
+  in.always_authenticate = o.always_authenticate;
+  std::vector<AttrMap> objects = keys::key_objects(in, algs);
+
+  // 4. Store private (or secret) first, then public, in one transaction.
+  store::Transaction tx(st);
+  for (const AttrMap& attrs : objects) {
+    st.insert_object(token.id, attrs);
+  }
+  tx.commit();
+
+  std::string id_hex = to_hex(in.id);
+  std::cout << "action: add\nprivate:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
+  if (objects.size() > 1) {
+    std::cout << "public:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
+  }
+}
+
+} // namespace
+
+void
+add_addkey(CLI::App& app, const GlobalOptions& g)
+{
+  auto opts = std::make_shared<AddKeyOptions>();
+  CLI::App* sub = app.add_subcommand("addkey", "Create a TPM key in a token");
+  sub->footer("Example: TPM2_PTOOL_USERPIN=user tpm2-ptool addkey --label ssh --algorithm ecc256 "
+              "--key-label laptop");
+  sub->add_option("--label", opts->label, "label of the token")->required();
+  sub->add_option("--algorithm", opts->algorithm,
+                  "rsa1024|rsa2048|rsa3072|rsa4096|aes128|aes256|ecc224|ecc256|ecc384|ecc521|"
+                  "hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512")
+    ->required();
+  sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
+  sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
+  sub->add_flag("--attr-always-authenticate", opts->always_authenticate,
+                "require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)");
+  add_token_auth_options(sub, opts->auth);
+  sub->callback([opts, &g]() { run_addkey(*opts, g); });
+}
+
+} // namespace ptool::cli

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/common.hpp"
+
+namespace ptool::cli {
+
+// Each subcommand lives in its own file and registers itself here, in upstream's --help
+// order. Nothing registers through static constructors.
+void add_init(CLI::App& app, const GlobalOptions& g);
+void add_addtoken(CLI::App& app, const GlobalOptions& g);
+void add_addkey(CLI::App& app, const GlobalOptions& g);
+void add_ssh_pubkey(CLI::App& app, const GlobalOptions& g);
+
+void add_all_commands(CLI::App& app, const GlobalOptions& g);
+
+} // namespace ptool::cli

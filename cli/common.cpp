@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "cli/common.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "core/c_handles.hpp"
+#include "core/error.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+constexpr size_t k_max_secret = 1024;
+
+// Names of every option whose value is a secret (scrubbed from argv after parsing).
+const char* const k_secret_flags[] = {"--userpin", "--sopin", "--primary-auth", "--hierarchy-auth",
+                                      "--owner-auth", "--old", "--new", "--auth"};
+
+SecureBytes
+read_all(int fd, const std::string& where)
+{
+  SecureBytes out;
+  out.reserve(k_max_secret + 1);
+  uint8_t buf[256];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      throw Error(ExitCode::k_general, "cannot read " + where + ": " + std::strerror(errno));
+    }
+    if (n == 0) {
+      break;
+    }
+    out.insert(out.end(), buf, buf + n);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    if (out.size() > k_max_secret) {
+      throw Error(ExitCode::k_usage, where + " is longer than " + std::to_string(k_max_secret)
+                                       + " bytes");
+    }
+  }
+  // One trailing newline is the file's line end, not part of the secret.
+  if (!out.empty() && out.back() == '\n') {
+    out.pop_back();
+    if (!out.empty() && out.back() == '\r') {
+      out.pop_back();
+    }
+  }
+  return out;
+}
+
+SecureBytes
+read_file_secret(const SecretOption& opt)
+{
+  const std::string& f = *opt.file;
+  if (f == "-") {
+    return read_all(STDIN_FILENO, "standard input");
+  }
+  Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    throw Error(ExitCode::k_usage, "cannot open " + opt.flag + "-file " + f + ": "
+                                     + std::strerror(errno));
+  }
+  struct stat st{};
+  if (fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+    throw Error(ExitCode::k_usage, opt.what + " file " + f + " is readable by other users",
+                "chmod 600 " + f);
+  }
+  return read_all(fd.get(), f);
+}
+
+SecureBytes
+prompt_line(const std::string& prompt)
+{
+  std::cerr << prompt << std::flush;
+  termios old{};
+  bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios noecho = old;
+    noecho.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+  }
+  SecureBytes line;
+  char c = 0;
+  while (::read(STDIN_FILENO, &c, 1) == 1 && c != '\n') {
+    line.push_back(static_cast<uint8_t>(c));
+    if (line.size() > k_max_secret) {
+      break;
+    }
+  }
+  c = 0;
+  if (tty) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+  }
+  std::cerr << "\n";
+  if (line.size() > k_max_secret) {
+    throw Error(ExitCode::k_usage, "input is longer than " + std::to_string(k_max_secret) + " bytes");
+  }
+  return line;
+}
+
+} // namespace
+
+void
+add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help)
+{
+  app->add_option_function<std::string>(
+    opt.alias.empty() ? opt.flag : opt.flag + "," + opt.alias, [&opt](const std::string& v) { opt.argv_value = SecureBytes::from(v); },
+    help + " (visible to other users on the command line: prefer " + opt.flag + "-file"
+      + (opt.env.empty() ? std::string() : " or $" + opt.env) + ")");
+  app->add_option(opt.flag + "-file", opt.file,
+                  "read the " + opt.what + " from FILE ('-' = standard input)")
+    ->type_name("FILE");
+}
+
+SecureBytes
+read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_view> fallback)
+{
+  if (opt.argv_value) {
+    static bool warned = false;
+    if (!warned) {
+      std::cerr << "tpm2-ptool: warning: secrets on the command line are visible to other "
+                   "users; use "
+                << opt.flag << "-file" << (opt.env.empty() ? "" : " or $" + opt.env)
+                << " instead\n";
+      warned = true;
+    }
+    return *opt.argv_value;
+  }
+  if (opt.file) {
+    return read_file_secret(opt);
+  }
+  if (!opt.env.empty()) {
+    if (const char* v = std::getenv(opt.env.c_str())) {
+      return SecureBytes::from(v);
+    }
+  }
+  if (prompt != Prompt::k_never && isatty(STDIN_FILENO)) {
+    SecureBytes first = prompt_line("Enter " + opt.what + ": ");
+    if (prompt == Prompt::k_new) {
+      SecureBytes again = prompt_line("Repeat " + opt.what + ": ");
+      if (again != first) {
+        throw Error(ExitCode::k_usage, "the two " + opt.what + "s differ");
+      }
+    }
+    return first;
+  }
+  if (fallback) {
+    return SecureBytes::from(*fallback);
+  }
+  throw Error(ExitCode::k_usage, "no " + opt.what + " given",
+              "use " + opt.flag + "-file FILE" + (opt.env.empty() ? "" : ", $" + opt.env)
+                + " or run on a terminal to be prompted");
+}
+
+void
+scrub_argv(int argc, char** argv)
+{
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    for (const char* flag : k_secret_flags) {
+      std::string_view f = flag;
+      if (arg == f && i + 1 < argc) {
+        OPENSSL_cleanse(argv[i + 1], std::strlen(argv[i + 1]));
+      } else if (arg.size() > f.size() && arg.substr(0, f.size()) == f && arg[f.size()] == '=') {
+        OPENSSL_cleanse(argv[i] + f.size() + 1, arg.size() - f.size() - 1);
+      }
+    }
+  }
+}
+
+store::Store
+open_store(const GlobalOptions& g, store::Store::Mode mode)
+{
+  return store::Store::open(store::locate(g.path), mode);
+}
+
+int64_t
+parse_number(const std::string& text, const char* what)
+{
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 0);
+  if (text.empty() || errno != 0 || *end != '\0') {
+    throw_usage(std::string("invalid ") + what + " '" + text + "'", "give a number, e.g. 1 or 0x81000001");
+  }
+  return v;
+}
+
+std::string
+yaml_quote(const std::string& s)
+{
+  std::string out = "'";
+  for (char c : s) {
+    out += c;
+    if (c == '\'') {
+      out += '\'';
+    }
+  }
+  return out + "'";
+}
+
+} // namespace ptool::cli

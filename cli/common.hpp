@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/secure_bytes.hpp"
+#include "store/store.hpp"
+
+namespace ptool::cli {
+
+// Options every subcommand accepts (defined on the top-level app, which lets subcommands
+// fall through to them, so `tpm2-ptool addkey --path X` works as upstream's does).
+struct GlobalOptions
+{
+  std::optional<std::string> tcti;
+  std::optional<std::string> path;
+};
+
+// A secret that may come from argv (upstream compatibility, warned about), a file or fd
+// (`-` = stdin), an environment variable, or a no-echo prompt. Never a CLI11-bound string
+// beyond parsing: the argv copy is wiped in main().
+struct SecretOption
+{
+  SecretOption(std::string flag_, std::string env_, std::string what_, std::string alias_ = {})
+      : flag(std::move(flag_)), env(std::move(env_)), what(std::move(what_)),
+        alias(std::move(alias_))
+  {
+  }
+  std::string flag;       // "--userpin"
+  std::string env;        // "TPM2_PTOOL_USERPIN" (empty: none)
+  std::string what;       // "user PIN"
+  std::string alias;      // another accepted name, e.g. "--owner-auth" (may be empty)
+  std::optional<SecureBytes> argv_value;
+  std::optional<std::string> file;
+  bool given() const { return argv_value || file || (!env.empty() && std::getenv(env.c_str())); }
+};
+
+// Adds `--<name>` and `--<name>-file` to `app`.
+void add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help);
+
+enum class Prompt { k_never, k_existing, k_new };
+// Reads the secret from the first source given. With no source: prompts on the terminal
+// (twice for a new secret) when `prompt` allows and stdin is a tty, else returns `fallback`
+// if set, else throws a usage error naming the options.
+SecureBytes read_secret(const SecretOption& opt, Prompt prompt,
+                        std::optional<std::string_view> fallback = std::nullopt);
+
+// Overwrites the values of secret options in argv so they do not linger in /proc/PID/cmdline.
+void scrub_argv(int argc, char** argv);
+
+// Opens the store named by --path / environment.
+store::Store open_store(const GlobalOptions& g, store::Store::Mode mode);
+
+// Parses a number written in any base (0x…, 0…, decimal); throws a usage error naming `what`.
+int64_t parse_number(const std::string& text, const char* what);
+
+// Quotes a string for YAML output the way PyYAML's safe_dump would for our values.
+std::string yaml_quote(const std::string& s);
+
+} // namespace ptool::cli

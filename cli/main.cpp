@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <iostream>
+#include <vector>
+
+#include <openssl/opensslv.h>
+#include <sqlite3.h>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+
+namespace {
+
+std::string
+version_text()
+{
+  return std::string("tpm2-ptool " PTOOL_VERSION " (SQLite ") + sqlite3_libversion() + ", "
+         + OPENSSL_VERSION_TEXT + ")";
+}
+
+int
+report(const ptool::Error& e)
+{
+  std::cerr << "tpm2-ptool: error: " << e.what() << "\n";
+  if (!e.hint().empty()) {
+    std::cerr << "hint: " << e.hint() << "\n";
+  }
+  return static_cast<int>(e.code());
+}
+
+} // namespace
+
+int
+main(int argc, char** argv)
+{
+  // Everything we create (store directory, database, exported keys) is private to the user.
+  umask(077);
+  ptool::cli::GlobalOptions global;
+  CLI::App app{"Manage tpm2-pkcs11 stores: TPM-backed PKCS#11 tokens and keys", "tpm2-ptool"};
+  app.set_version_flag("--version", version_text());
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--tcti", global.tcti,
+                 "TPM connection (tctildr string, e.g. device:/dev/tpmrm0); default "
+                 "$TPM2_PKCS11_TCTI, $TPM2TOOLS_TCTI, then auto-detection")
+    ->type_name("TCTI");
+  app.add_option("--path", global.path,
+                 "store directory; default $TPM2_PKCS11_STORE, /etc/tpm2_pkcs11 if writable, "
+                 "~/.tpm2_pkcs11")
+    ->type_name("DIR");
+  ptool::cli::add_all_commands(app, global);
+
+  // Parse a copy of argv and wipe secret option values from the real one first, so PINs
+  // given on the command line are visible in /proc/PID/cmdline for as short as possible.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::reverse(args.begin(), args.end());
+  ptool::cli::scrub_argv(argc, argv);
+  try {
+    app.parse(args);
+    return 0;  // the subcommand's callback ran inside parse()
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "tpm2-ptool: error: " << e.what() << "\n"
+              << "hint: see 'tpm2-ptool --help'\n";
+    return static_cast<int>(ptool::ExitCode::k_usage);
+  } catch (const ptool::Error& e) {
+    return report(e);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "tpm2-ptool: error: out of memory\n";
+    return static_cast<int>(ptool::ExitCode::k_general);
+  } catch (const std::exception& e) {
+    std::cerr << "tpm2-ptool: error: " << e.what() << "\n";
+    return static_cast<int>(ptool::ExitCode::k_general);
+  }
+}

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool ssh-pubkey: authorized_keys lines for a token's keys, from the store alone.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/token_args.hpp"
+#include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/openssh.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+struct SshPubkeyOptions
+{
+  std::string label;
+  std::optional<std::string> key_label;
+  std::optional<std::string> id;
+};
+
+bool
+matches(const AttrMap& attrs, const SshPubkeyOptions& o)
+{
+  const Bytes* label = keys::attr_bytes(attrs, ck::k_label);
+  const Bytes* id = keys::attr_bytes(attrs, ck::k_id);
+  if (o.key_label && (!label || to_string(*label) != *o.key_label)) {
+    return false;
+  }
+  // --id accepts what addkey printed (hex of CKA_ID) or the CKA_ID text itself.
+  if (o.id && (!id || (to_hex(*id) != *o.id && to_string(*id) != *o.id))) {
+    return false;
+  }
+  return true;
+}
+
+void
+run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
+{
+  store::Store st = open_store(g, store::Store::Mode::k_read_only);
+  Token token = find_token(st, o.label);
+  // ssh-keygen -D lists the token's public-key objects in object order; so do we.
+  size_t printed = 0;
+  for (const Object& obj : st.objects(token.id)) {
+    if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_public_key || !matches(obj.attrs, o)) {
+      continue;
+    }
+    if (auto line = keys::openssh_public_line(obj.attrs)) {
+      std::cout << *line << "\n";
+      ++printed;
+    }
+  }
+  if (printed == 0 && (o.key_label || o.id)) {
+    throw_not_found("no RSA or EC key in token \"" + o.label + "\" matches "
+                      + (o.key_label ? "--key-label " + *o.key_label : "--id " + *o.id),
+                    "list the token's objects with 'tpm2-ptool listobjects --label " + o.label + "'");
+  }
+}
+
+} // namespace
+
+void
+add_ssh_pubkey(CLI::App& app, const GlobalOptions& g)
+{
+  auto opts = std::make_shared<SshPubkeyOptions>();
+  CLI::App* sub = app.add_subcommand("ssh-pubkey", "Print OpenSSH public keys (authorized_keys "
+                                                   "lines) of a token's keys; needs no PIN or TPM");
+  sub->footer("Example: tpm2-ptool ssh-pubkey --label ssh >> ~/.ssh/authorized_keys");
+  sub->add_option("--label", opts->label, "label of the token")->required();
+  auto* kl = sub->add_option("--key-label", opts->key_label, "only the key with this label");
+  auto* id = sub->add_option("--id", opts->id, "only the key with this CKA_ID (as addkey printed it)");
+  kl->excludes(id);
+  sub->callback([opts, &g]() { run_ssh_pubkey(*opts, g); });
+}
+
+} // namespace ptool::cli

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "cli/token_args.hpp"
+
+#include "core/error.hpp"
+
+namespace ptool::cli {
+
+void
+add_token_auth_options(CLI::App* sub, TokenAuthOptions& o)
+{
+  add_secret_option(sub, o.userpin, "the token's user PIN");
+  add_secret_option(sub, o.sopin, "the token's SO PIN (instead of the user PIN)");
+  add_secret_option(sub, o.hierarchy_auth, "owner hierarchy auth (transient primaries)");
+  sub->get_option("--userpin")->excludes(sub->get_option("--sopin"));
+}
+
+ChosenPin
+choose_pin(const TokenAuthOptions& o, const Token& token)
+{
+  if (o.sopin.argv_value || o.sopin.file) {
+    return {true, read_secret(o.sopin, Prompt::k_never)};
+  }
+  if (o.userpin.given()) {
+    return {false, read_secret(o.userpin, Prompt::k_never)};
+  }
+  if (token.config.empty_user_pin) {
+    return {false, SecureBytes{}};
+  }
+  if (o.sopin.given()) {
+    return {true, read_secret(o.sopin, Prompt::k_never)};
+  }
+  return {false, read_secret(o.userpin, Prompt::k_existing)};
+}
+
+Token
+find_token(const store::Store& st, const std::string& label)
+{
+  auto token = st.token_by_label(label);
+  if (!token) {
+    throw_not_found("No token labeled \"" + label + "\"", "list tokens with 'tpm2-ptool listtokens --pid N'");
+  }
+  return *token;
+}
+
+Primary
+find_primary(const store::Store& st, int64_t pid)
+{
+  auto p = st.primary(pid);
+  if (!p) {
+    throw_not_found("No primary object id: " + std::to_string(pid),
+                    "list primaries with 'tpm2-ptool listprimaries'");
+  }
+  return std::move(*p);
+}
+
+} // namespace ptool::cli

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include "cli/common.hpp"
+#include "core/model.hpp"
+
+namespace ptool::cli {
+
+// The PIN and hierarchy options shared by commands that unseal a token's wrapping key.
+struct TokenAuthOptions
+{
+  SecretOption userpin{"--userpin", "TPM2_PTOOL_USERPIN", "user PIN"};
+  SecretOption sopin{"--sopin", "TPM2_PTOOL_SOPIN", "SO PIN"};
+  SecretOption hierarchy_auth{"--hierarchy-auth", "TPM2_PTOOL_HIERARCHY_AUTH",
+                              "owner hierarchy auth"};
+};
+
+void add_token_auth_options(CLI::App* sub, TokenAuthOptions& o);
+
+// Which seal object to open and with which PIN: --sopin selects the SO; otherwise the user
+// PIN from its sources, "" for tokens with empty-user-pin, or a prompt.
+struct ChosenPin
+{
+  bool so = false;
+  SecureBytes pin;
+};
+ChosenPin choose_pin(const TokenAuthOptions& o, const Token& token);
+
+// Looks a token up by label; throws not-found with upstream's message.
+Token find_token(const store::Store& st, const std::string& label);
+Primary find_primary(const store::Store& st, int64_t pid);
+
+} // namespace ptool::cli

@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Language level, hardening and sanitizers for every first-party target (linked PRIVATE).
+set(CMAKE_CXX_STANDARD 20)
+set(CMAKE_CXX_STANDARD_REQUIRED ON)
+set(CMAKE_CXX_EXTENSIONS OFF)
+if(NOT CMAKE_BUILD_TYPE)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()
+
+add_library(ptool_settings INTERFACE)
+target_compile_options(ptool_settings INTERFACE -fstack-protector-strong)
+target_compile_definitions(ptool_settings INTERFACE
+  $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+target_link_options(ptool_settings INTERFACE -Wl,-z,relro -Wl,-z,now)
+set(CMAKE_POSITION_INDEPENDENT_CODE ON)
+
+if(PTOOL_ENABLE_ASAN_UBSAN)
+  target_compile_options(ptool_settings INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(ptool_settings INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tss2/tss2_tpm2_types.h>
+
+#include "core/model.hpp"
+#include "core/tpm/esys.hpp"
+
+namespace ptool::keys {
+
+// What the store needs besides the TPM's answer to build a key's PKCS#11 objects.
+struct KeyObjectInput
+{
+  TPM2B_PUBLIC pub{};
+  TPM2B_PRIVATE priv{};
+  Bytes id;                   // CKA_ID bytes (upstream: the --id text)
+  std::string label;          // CKA_LABEL text (may be empty)
+  std::string wrapped_auth;   // CKA_TPM2_OBJAUTH_ENC text: iv:tag:ct
+  bool always_authenticate = false;
+};
+
+// The PKCS#11 attribute sets upstream tpm2_ptool 1.9.0 writes for a TPM key (store-format
+// §5.3/§5.4): private (or secret) object first, then the public object for RSA/EC keys.
+// Throws Error for a key type or scheme the store cannot represent.
+std::vector<AttrMap> key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs);
+
+// Helpers to read attributes back; nullopt when absent or of another kind.
+std::optional<uint64_t> attr_int(const AttrMap& attrs, uint64_t type);
+const Bytes* attr_bytes(const AttrMap& attrs, uint64_t type);
+std::optional<bool> attr_bool(const AttrMap& attrs, uint64_t type);
+
+} // namespace ptool::keys

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "core/keys/openssh.hpp"
+
+#include <openssl/evp.h>
+
+#include "core/crypto/crypto.hpp"
+#include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/openssl_key.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+
+namespace ptool::keys {
+
+namespace {
+
+void
+put_u32(Bytes& out, uint32_t v)
+{
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<uint8_t>(v >> shift));
+  }
+}
+
+void
+put_string(Bytes& out, std::span<const uint8_t> s)
+{
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+void
+put_string(Bytes& out, std::string_view s)
+{
+  put_string(out, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
+}
+
+// RFC 4251 mpint from unsigned big-endian bytes: no leading zeros, a 0x00 pad when the top
+// bit is set.
+void
+put_mpint(Bytes& out, const Bytes& value)
+{
+  size_t start = 0;
+  while (start < value.size() && value[start] == 0) {
+    ++start;
+  }
+  Bytes v;
+  if (start < value.size() && (value[start] & 0x80)) {
+    v.push_back(0);
+  }
+  v.insert(v.end(), value.begin() + static_cast<long>(start), value.end());
+  put_string(out, v);
+}
+
+} // namespace
+
+std::string
+base64(std::span<const uint8_t> data)
+{
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string>
+openssh_public_line(const AttrMap& attrs)
+{
+  auto type = attr_int(attrs, ck::k_key_type);
+  if (!type) {
+    return std::nullopt;
+  }
+  Bytes blob;
+  std::string key_type;
+  if (*type == ck::k_k_rsa) {
+    const Bytes* n = attr_bytes(attrs, ck::k_modulus);
+    const Bytes* e = attr_bytes(attrs, ck::k_public_exponent);
+    if (!n || n->empty()) {
+      return std::nullopt;
+    }
+    key_type = "ssh-rsa";
+    put_string(blob, key_type);
+    put_mpint(blob, e && !e->empty() ? *e : Bytes{1, 0, 1});
+    put_mpint(blob, *n);
+  } else if (*type == ck::k_k_ec) {
+    const Bytes* params = attr_bytes(attrs, ck::k_ec_params);
+    const Bytes* point = attr_bytes(attrs, ck::k_ec_point);
+    if (!params || !point) {
+      return std::nullopt;
+    }
+    auto curve = curve_by_params(*params);
+    auto raw = ec_point_from_attr(*point);
+    if (!curve || !curve->ssh_name || !raw) {
+      return std::nullopt;
+    }
+    key_type = std::string("ecdsa-sha2-") + curve->ssh_name;
+    put_string(blob, key_type);
+    put_string(blob, curve->ssh_name);
+    put_string(blob, *raw);
+  } else {
+    return std::nullopt;
+  }
+  std::string line = key_type + " " + base64(blob);
+  const Bytes* label = attr_bytes(attrs, ck::k_label);
+  if (label && !label->empty()) {
+    line += " " + std::string(label->begin(), label->end());
+  }
+  return line;
+}
+
+std::string
+openssh_fingerprint(const std::string& public_line)
+{
+  auto sp1 = public_line.find(' ');
+  auto sp2 = public_line.find(' ', sp1 + 1);
+  std::string b64 = public_line.substr(sp1 + 1, sp2 == std::string::npos ? sp2 : sp2 - sp1 - 1);
+  Bytes blob(b64.size());
+  int n = EVP_DecodeBlock(blob.data(), reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
+  if (n < 0) {
+    throw Error(ExitCode::k_general, "cannot decode an OpenSSH public key");
+  }
+  size_t pad = 0;
+  for (auto it = b64.rbegin(); it != b64.rend() && *it == '='; ++it) {
+    ++pad;
+  }
+  blob.resize(static_cast<size_t>(n) - pad);
+  std::string fp = base64(crypto::sha256(blob));
+  while (!fp.empty() && fp.back() == '=') {
+    fp.pop_back();
+  }
+  return "SHA256:" + fp;
+}
+
+} // namespace ptool::keys

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "core/tpm/esys.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include <openssl/crypto.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+
+#include "core/c_handles.hpp"
+#include "core/error.hpp"
+
+namespace ptool::tpm {
+
+namespace {
+
+// The TPM's own response code, with the layer stripped when a resource manager passed it on.
+TSS2_RC
+tpm_code(TSS2_RC rc)
+{
+  TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+  if (layer != TSS2_TPM_RC_LAYER && layer != TSS2_RESMGR_TPM_RC_LAYER) {
+    return 0;
+  }
+  TSS2_RC code = rc & ~TSS2_RC_LAYER_MASK;
+  if (code & TPM2_RC_FMT1) {
+    return code & (TPM2_RC_FMT1 | 0x3f);  // drop parameter/handle/session numbers
+  }
+  return code;
+}
+
+bool
+is_transport_failure(TSS2_RC rc)
+{
+  TSS2_RC base = rc & ~TSS2_RC_LAYER_MASK;
+  TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+  if (layer == TSS2_TCTI_RC_LAYER) {
+    return true;
+  }
+  return (layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER || layer == TSS2_RESMGR_RC_LAYER)
+         && (base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION
+             || base == TSS2_BASE_RC_TRY_AGAIN);
+}
+
+std::string
+auth_hint(AuthKind auth)
+{
+  switch (auth) {
+  case AuthKind::k_pin:
+    return "check the PIN; every wrong try counts against the TPM's dictionary-attack lockout";
+  case AuthKind::k_hierarchy:
+    return "the owner hierarchy has a password: pass it with --hierarchy-auth";
+  case AuthKind::k_primary:
+    return "the primary object's auth does not match (--primary-auth at init)";
+  case AuthKind::k_none:
+    break;
+  }
+  return "an authorization value is wrong";
+}
+
+} // namespace
+
+bool
+is_unsupported_parameter(TSS2_RC rc)
+{
+  switch (tpm_code(rc)) {
+  case TPM2_RC_KEY_SIZE:
+  case TPM2_RC_CURVE:
+  case TPM2_RC_SCHEME:
+  case TPM2_RC_SYMMETRIC:
+  case TPM2_RC_HASH:
+  case TPM2_RC_VALUE:
+  case TPM2_RC_ASYMMETRIC:
+  case TPM2_RC_MODE:
+  case TPM2_RC_KDF:
+    return true;
+  default:
+    return false;
+  }
+}
+
+void
+check_rc(TSS2_RC rc, const char* what, AuthKind auth)
+{
+  if (rc == TSS2_RC_SUCCESS) {
+    return;
+  }
+  std::string message = std::string(what) + " failed: " + Tss2_RC_Decode(rc);
+  TSS2_RC code = tpm_code(rc);
+  if (code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) {
+    throw Error(ExitCode::k_auth, message, auth_hint(auth));
+  }
+  if (code == TPM2_RC_LOCKOUT) {
+    throw Error(ExitCode::k_auth, message,
+                "the TPM is in dictionary-attack lockout: wait for it to expire, or clear it "
+                "with 'tpm2_dictionarylockout -c' (needs the lockout auth)");
+  }
+  if (code == TPM2_RC_HIERARCHY) {
+    throw Error(ExitCode::k_general, message, "the owner hierarchy is disabled on this TPM");
+  }
+  if (code == TPM2_RC_COMMAND_CODE) {
+    throw Error(ExitCode::k_unsupported, message, "this TPM does not implement the command");
+  }
+  if (is_unsupported_parameter(rc)) {
+    throw Error(ExitCode::k_unsupported, message, "this TPM does not support these parameters");
+  }
+  if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY
+      || code == TPM2_RC_OBJECT_HANDLES || code == TPM2_RC_SESSION_HANDLES) {
+    throw Error(ExitCode::k_general, message,
+                "the TPM has no free slots: flush stale handles (tpm2_flush -t / -s) or use a "
+                "resource manager (device:/dev/tpmrm0)");
+  }
+  if (code == TPM2_RC_INITIALIZE) {
+    throw Error(ExitCode::k_tcti, message, "the TPM was not started: run 'tpm2_startup -c'");
+  }
+  if (is_transport_failure(rc)) {
+    throw Error(ExitCode::k_tcti, message,
+                "is the TPM reachable? check --tcti / TPM2TOOLS_TCTI and that the TPM or "
+                "simulator is running");
+  }
+  throw Error(ExitCode::k_general, message);
+}
+
+std::optional<std::string>
+resolve_tcti(const std::optional<std::string>& option)
+{
+  if (option && !option->empty()) {
+    return option;
+  }
+  for (const char* var : {"TPM2_PKCS11_TCTI", "TPM2TOOLS_TCTI"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) {
+      return std::string(v);
+    }
+  }
+  return std::nullopt;
+}
+
+EsysContext::EsysContext(const std::optional<std::string>& tcti)
+    : m_tcti_name(tcti.value_or("default"))
+{
+  // tpm2-tss logs every failed connection attempt on stderr; we report errors ourselves in one
+  // line. A user who wants the library's log still gets it by setting TSS2_LOG.
+  setenv("TSS2_LOG", "all+none", 0);
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti ? tcti->c_str() : nullptr, &m_tcti);
+  if (rc != TSS2_RC_SUCCESS) {
+    throw Error(ExitCode::k_tcti,
+                "cannot reach the TPM at TCTI '" + m_tcti_name + "': " + Tss2_RC_Decode(rc),
+                "check --tcti / TPM2TOOLS_TCTI (e.g. device:/dev/tpmrm0, "
+                "swtpm:host=127.0.0.1,port=2321, tabrmd:bus_type=session) and that the TPM is up");
+  }
+  rc = Esys_Initialize(&m_ctx, m_tcti, nullptr);
+  if (rc != TSS2_RC_SUCCESS) {
+    Tss2_TctiLdr_Finalize(&m_tcti);
+    check_rc(rc, "Esys_Initialize");
+  }
+}
+
+EsysContext::~EsysContext()
+{
+  if (m_ctx) {
+    Esys_Finalize(&m_ctx);
+  }
+  if (m_tcti) {
+    Tss2_TctiLdr_Finalize(&m_tcti);
+  }
+}
+
+TpmObject&
+TpmObject::operator=(TpmObject&& o) noexcept
+{
+  if (this != &o) {
+    reset();
+    m_ctx = o.m_ctx;
+    m_tr = std::exchange(o.m_tr, ESYS_TR_NONE);
+    m_drop = o.m_drop;
+  }
+  return *this;
+}
+
+void
+TpmObject::reset()
+{
+  if (m_tr == ESYS_TR_NONE || !m_ctx) {
+    return;
+  }
+  // Errors are ignored on purpose: this runs on error paths and in destructors.
+  if (m_drop == Drop::k_flush) {
+    Esys_FlushContext(m_ctx, m_tr);
+  } else {
+    Esys_TR_Close(m_ctx, &m_tr);
+  }
+  m_tr = ESYS_TR_NONE;
+}
+
+Session::Session(ESYS_CONTEXT* ctx, ESYS_TR tpm_key) : m_ctx(ctx)
+{
+  TPMT_SYM_DEF symmetric{};
+  symmetric.algorithm = TPM2_ALG_AES;
+  symmetric.keyBits.aes = 128;
+  symmetric.mode.aes = TPM2_ALG_CFB;
+  ESYS_TR handle = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_StartAuthSession(ctx, tpm_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                     ESYS_TR_NONE, nullptr, TPM2_SE_HMAC, &symmetric,
+                                     TPM2_ALG_SHA256, &handle);
+  check_rc(rc, "TPM2_StartAuthSession");
+  m_obj = TpmObject(ctx, handle, TpmObject::Drop::k_flush);
+  use_for(false, false);
+}
+
+void
+Session::use_for(bool decrypt, bool encrypt)
+{
+  TPMA_SESSION attrs = 0;
+  if (m_continue) {
+    attrs |= TPMA_SESSION_CONTINUESESSION;
+  }
+  if (decrypt) {
+    attrs |= TPMA_SESSION_DECRYPT;
+  }
+  if (encrypt) {
+    attrs |= TPMA_SESSION_ENCRYPT;
+  }
+  check_rc(Esys_TRSess_SetAttributes(m_ctx, m_obj.get(), attrs, 0xff), "Esys_TRSess_SetAttributes");
+}
+
+void
+Session::last_use()
+{
+  TPMA_SESSION attrs = 0;
+  check_rc(Esys_TRSess_GetAttributes(m_ctx, m_obj.get(), &attrs), "Esys_TRSess_GetAttributes");
+  m_continue = false;
+  attrs &= ~TPMA_SESSION_CONTINUESESSION;
+  check_rc(Esys_TRSess_SetAttributes(m_ctx, m_obj.get(), attrs, 0xff), "Esys_TRSess_SetAttributes");
+}
+
+void
+set_auth(ESYS_CONTEXT* ctx, ESYS_TR tr, std::span<const uint8_t> auth)
+{
+  Wiped<TPM2B_AUTH> value;
+  if (auth.size() > sizeof(value->buffer)) {
+    throw Error(ExitCode::k_usage, "auth value is longer than the TPM accepts ("
+                                     + std::to_string(sizeof(value->buffer)) + " bytes)");
+  }
+  value->size = static_cast<UINT16>(auth.size());
+  std::memcpy(value->buffer, auth.data(), auth.size());
+  check_rc(Esys_TR_SetAuth(ctx, tr, value.get()), "Esys_TR_SetAuth");
+}
+
+Bytes
+serialize_tr(ESYS_CONTEXT* ctx, ESYS_TR tr)
+{
+  uint8_t* buffer = nullptr;
+  size_t size = 0;
+  check_rc(Esys_TR_Serialize(ctx, tr, &buffer, &size), "Esys_TR_Serialize");
+  EsysPtr<uint8_t> owned(buffer);
+  return Bytes(buffer, buffer + size);
+}
+
+TpmObject
+deserialize_tr(ESYS_CONTEXT* ctx, std::span<const uint8_t> data)
+{
+  ESYS_TR tr = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_TR_Deserialize(ctx, data.data(), data.size(), &tr);
+  if (rc != TSS2_RC_SUCCESS) {
+    throw Error(ExitCode::k_general,
+                std::string("the primary object's serialized handle in the store is unreadable: ")
+                  + Tss2_RC_Decode(rc));
+  }
+  return TpmObject(ctx, tr, TpmObject::Drop::k_close);
+}
+
+Bytes
+marshal_public(const TPM2B_PUBLIC& pub)
+{
+  Bytes out(sizeof(TPM2B_PUBLIC));
+  size_t offset = 0;
+  check_rc(Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, out.data(), out.size(), &offset),
+           "Tss2_MU_TPM2B_PUBLIC_Marshal");
+  out.resize(offset);
+  return out;
+}
+
+Bytes
+marshal_private(const TPM2B_PRIVATE& priv)
+{
+  Bytes out(sizeof(TPM2B_PRIVATE));
+  size_t offset = 0;
+  check_rc(Tss2_MU_TPM2B_PRIVATE_Marshal(&priv, out.data(), out.size(), &offset),
+           "Tss2_MU_TPM2B_PRIVATE_Marshal");
+  out.resize(offset);
+  return out;
+}
+
+TPM2B_PUBLIC
+unmarshal_public(std::span<const uint8_t> data)
+{
+  TPM2B_PUBLIC pub{};
+  size_t offset = 0;
+  if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(data.data(), data.size(), &offset, &pub) != TSS2_RC_SUCCESS
+      || offset != data.size()) {
+    throw Error(ExitCode::k_general, "a TPM2B_PUBLIC blob in the store is malformed");
+  }
+  return pub;
+}
+
+TPM2B_PRIVATE
+unmarshal_private(std::span<const uint8_t> data)
+{
+  TPM2B_PRIVATE priv{};
+  size_t offset = 0;
+  if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(data.data(), data.size(), &offset, &priv) != TSS2_RC_SUCCESS
+      || offset != data.size()) {
+    throw Error(ExitCode::k_general, "a TPM2B_PRIVATE blob in the store is malformed");
+  }
+  return priv;
+}
+
+bool
+AlgorithmSet::has(TPM2_ALG_ID alg) const
+{
+  return std::find(algs.begin(), algs.end(), alg) != algs.end();
+}
+
+AlgorithmSet
+get_algorithms(ESYS_CONTEXT* ctx)
+{
+  AlgorithmSet set;
+  UINT32 next = TPM2_ALG_FIRST;
+  TPMI_YES_NO more = TPM2_YES;
+  while (more == TPM2_YES) {
+    TPMS_CAPABILITY_DATA* raw = nullptr;
+    check_rc(Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_ALGS, next,
+                                TPM2_MAX_CAP_ALGS, &more, &raw),
+             "TPM2_GetCapability(algorithms)");
+    EsysPtr<TPMS_CAPABILITY_DATA> data(raw);
+    const auto& list = data->data.algorithms;
+    if (list.count == 0) {
+      break;
+    }
+    for (UINT32 i = 0; i < list.count; ++i) {
+      set.algs.push_back(list.algProperties[i].alg);
+    }
+    next = list.algProperties[list.count - 1].alg + 1U;
+  }
+  return set;
+}
+
+} // namespace ptool::tpm

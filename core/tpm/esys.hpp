@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_tctildr.h>
+
+#include "core/hex.hpp"
+#include "core/secure_bytes.hpp"
+
+namespace ptool::tpm {
+
+// What a failed TPM command means for the user; picks the hint check_rc prints.
+enum class AuthKind {
+  k_none,       // no secret involved
+  k_pin,        // a token PIN (seal object auth)
+  k_hierarchy,  // owner hierarchy auth (--hierarchy-auth)
+  k_primary,    // the primary object's auth (--primary-auth / pobjects.objauth)
+};
+
+// Throws ptool::Error when `rc` is not success: the message names `what` and the decoded
+// code (Tss2_RC_Decode); the exit code and hint come from one table (auth failure, lockout,
+// TCTI unreachable, unsupported parameters, out of TPM memory).
+void check_rc(TSS2_RC rc, const char* what, AuthKind auth = AuthKind::k_none);
+
+// True when `rc` is a TPM parameter error that means "this TPM cannot do that algorithm"
+// (key size, curve, scheme, symmetric, hash, value).
+bool is_unsupported_parameter(TSS2_RC rc);
+
+// Which TCTI to use: the --tcti option, else TPM2_PKCS11_TCTI, else TPM2TOOLS_TCTI, else
+// nullopt (tctildr's default probing).
+std::optional<std::string> resolve_tcti(const std::optional<std::string>& option);
+
+// Owns a TCTI context and the ESYS_CONTEXT on top of it; finalizes ESYS before the TCTI.
+class EsysContext
+{
+public:
+  explicit EsysContext(const std::optional<std::string>& tcti);
+  ~EsysContext();
+  EsysContext(const EsysContext&) = delete;
+  EsysContext& operator=(const EsysContext&) = delete;
+
+  ESYS_CONTEXT* get() const { return m_ctx; }
+  const std::string& tcti_name() const { return m_tcti_name; }
+
+private:
+  TSS2_TCTI_CONTEXT* m_tcti = nullptr;
+  ESYS_CONTEXT* m_ctx = nullptr;
+  std::string m_tcti_name;
+};
+
+// A move-only ESYS_TR. On destruction transient objects and sessions are flushed from the
+// TPM (Drop::k_flush); persistent objects are only closed in ESYS (Drop::k_close).
+class TpmObject
+{
+public:
+  enum class Drop { k_flush, k_close };
+
+  TpmObject() = default;
+  TpmObject(ESYS_CONTEXT* ctx, ESYS_TR tr, Drop drop) : m_ctx(ctx), m_tr(tr), m_drop(drop) {}
+  TpmObject(TpmObject&& o) noexcept
+      : m_ctx(o.m_ctx), m_tr(std::exchange(o.m_tr, ESYS_TR_NONE)), m_drop(o.m_drop)
+  {
+  }
+  TpmObject& operator=(TpmObject&& o) noexcept;
+  TpmObject(const TpmObject&) = delete;
+  TpmObject& operator=(const TpmObject&) = delete;
+  ~TpmObject() { reset(); }
+
+  ESYS_TR get() const { return m_tr; }
+  explicit operator bool() const { return m_tr != ESYS_TR_NONE; }
+  // Gives up ownership without touching the TPM (after EvictControl, or when the TPM has
+  // already dropped the handle, e.g. a session whose continueSession bit was cleared).
+  ESYS_TR release() { return std::exchange(m_tr, ESYS_TR_NONE); }
+  void reset();
+
+private:
+  ESYS_CONTEXT* m_ctx = nullptr;
+  ESYS_TR m_tr = ESYS_TR_NONE;
+  Drop m_drop = Drop::k_flush;
+};
+
+// A salted HMAC session (SHA-256) with AES-128-CFB parameter encryption. The salt is
+// encrypted to `tpm_key`'s public key, so PINs, auth values and unsealed secrets cross the
+// TPM bus encrypted. Flushed on destruction unless the TPM already closed it.
+class Session
+{
+public:
+  Session(ESYS_CONTEXT* ctx, ESYS_TR tpm_key);
+  ESYS_TR get() const { return m_obj.get(); }
+  // Selects parameter encryption for the next command: `decrypt` encrypts the command's
+  // first parameter, `encrypt` the response's.
+  void use_for(bool decrypt, bool encrypt);
+  // Clears continueSession for the next command, so the TPM flushes the session itself and
+  // saves a FlushContext round trip. Call finished() once that command succeeded.
+  void last_use();
+  void finished() { m_obj.release(); }
+
+private:
+  ESYS_CONTEXT* m_ctx;
+  TpmObject m_obj;
+  bool m_continue = true;
+};
+
+// Sets the auth value of an ESYS_TR, wiping the temporary TPM2B.
+void set_auth(ESYS_CONTEXT* ctx, ESYS_TR tr, std::span<const uint8_t> auth);
+
+// Serialized ESYS_TR (Esys_TR_Serialize) and back.
+Bytes serialize_tr(ESYS_CONTEXT* ctx, ESYS_TR tr);
+TpmObject deserialize_tr(ESYS_CONTEXT* ctx, std::span<const uint8_t> data);
+
+// Marshalled TPM2B_PUBLIC / TPM2B_PRIVATE (size prefix included) and back.
+Bytes marshal_public(const TPM2B_PUBLIC& pub);
+Bytes marshal_private(const TPM2B_PRIVATE& priv);
+TPM2B_PUBLIC unmarshal_public(std::span<const uint8_t> data);
+TPM2B_PRIVATE unmarshal_private(std::span<const uint8_t> data);
+
+// Algorithms the TPM implements (one TPM2_GetCapability).
+struct AlgorithmSet
+{
+  std::vector<TPM2_ALG_ID> algs;
+  bool has(TPM2_ALG_ID alg) const;
+};
+AlgorithmSet get_algorithms(ESYS_CONTEXT* ctx);
+
+} // namespace ptool::tpm

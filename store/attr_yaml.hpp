@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/model.hpp"
+
+// The YAML columns of the store, in the tagged dialect upstream's C parser requires
+// (store-format §2.2): every scalar carries !!int / !!bool / !!str, lists are !!seq of !!int.
+namespace ptool::store {
+
+// tobjects.attrs
+std::string emit_attrs(const AttrMap& attrs);
+// Throws std::runtime_error describing the problem; callers add the row id.
+AttrMap parse_attrs(std::string_view yaml);
+
+// tokens.config
+std::string emit_token_config(const TokenConfig& config);
+TokenConfig parse_token_config(std::string_view yaml);
+
+// pobjects.config (+ the objauth column, which is plain text and handled by the caller)
+std::string emit_primary_config(const Primary& primary);
+void parse_primary_config(std::string_view yaml, Primary& primary);
+
+} // namespace ptool::store

@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "store/store.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "store/attr_yaml.hpp"
+
+namespace ptool::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int k_busy_timeout_ms = 60000;
+
+// Upstream's schema 8, statement for statement (store-format §2.1): the library reads
+// several tables with SELECT * and relies on this exact column order.
+constexpr const char* k_schema_sql = R"(
+CREATE TABLE tokens(
+    id INTEGER PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    label TEXT UNIQUE,
+    config TEXT NOT NULL,
+    FOREIGN KEY (pid) REFERENCES pobjects(id) ON DELETE CASCADE
+);
+CREATE TABLE sealobjects(
+    id INTEGER PRIMARY KEY,
+    tokid INTEGER NOT NULL,
+    userpub BLOB,
+    userpriv BLOB,
+    userauthsalt TEXT,
+    sopub BLOB NOT NULL,
+    sopriv BLOB NOT NULL,
+    soauthsalt TEXT NOT NULL,
+    FOREIGN KEY (tokid) REFERENCES tokens(id) ON DELETE CASCADE
+);
+CREATE TABLE pobjects(
+    id INTEGER PRIMARY KEY,
+    hierarchy TEXT NOT NULL,
+    config TEXT NOT NULL,
+    objauth TEXT NOT NULL
+);
+CREATE TABLE tobjects(
+    id INTEGER PRIMARY KEY,
+    tokid INTEGER NOT NULL,
+    attrs TEXT NOT NULL,
+    FOREIGN KEY (tokid) REFERENCES tokens(id) ON DELETE CASCADE
+);
+CREATE TABLE schema(
+    id INTEGER PRIMARY KEY,
+    schema_version INTEGER NOT NULL
+);
+CREATE TRIGGER limit_tokens
+BEFORE INSERT ON tokens
+BEGIN
+    SELECT CASE WHEN
+        (SELECT COUNT (*) FROM tokens) >= 255
+    THEN
+        RAISE(FAIL, "Maximum token count of 255 reached.")
+    END;
+END;
+CREATE TRIGGER limit_tobjects
+BEFORE INSERT ON tobjects
+BEGIN
+    SELECT CASE WHEN
+        (SELECT COUNT (*) FROM tobjects) >= 16777215
+    THEN
+        RAISE(FAIL, "Maximum object count of 16777215 reached.")
+    END;
+END;
+REPLACE INTO schema (id, schema_version) VALUES (1, 8);
+)";
+
+// A prepared statement with typed binds and column reads.
+class Stmt
+{
+public:
+  Stmt(const Store& store, const char* sql) : m_store(store)
+  {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v2(store.db(), sql, -1, &raw, nullptr);
+    m_stmt.reset(raw);
+    if (rc != SQLITE_OK) {
+      fail(rc);
+    }
+  }
+  Stmt& bind(int i, int64_t v)
+  {
+    check(sqlite3_bind_int64(m_stmt.get(), i, v));
+    return *this;
+  }
+  Stmt& bind(int i, std::string_view v)
+  {
+    // A null pointer would bind SQL NULL; an empty string must stay ''.
+    check(sqlite3_bind_text(m_stmt.get(), i, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind_blob(int i, std::span<const uint8_t> v)
+  {
+    check(sqlite3_bind_blob(m_stmt.get(), i, v.data() ? v.data() : reinterpret_cast<const uint8_t*>(""),
+                            static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind_null(int i)
+  {
+    check(sqlite3_bind_null(m_stmt.get(), i));
+    return *this;
+  }
+  // True while there is a row.
+  bool step()
+  {
+    int rc = sqlite3_step(m_stmt.get());
+    if (rc == SQLITE_ROW) {
+      return true;
+    }
+    if (rc != SQLITE_DONE) {
+      fail(rc);
+    }
+    return false;
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(m_stmt.get(), col); }
+  bool is_null(int col) const { return sqlite3_column_type(m_stmt.get(), col) == SQLITE_NULL; }
+  // TEXT or BLOB column as bytes (upstream's tool stores some TEXT columns as BLOBs).
+  std::string text(int col) const
+  {
+    const void* p = sqlite3_column_blob(m_stmt.get(), col);
+    int n = sqlite3_column_bytes(m_stmt.get(), col);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+  }
+  Bytes blob(int col) const
+  {
+    const void* p = sqlite3_column_blob(m_stmt.get(), col);
+    auto n = static_cast<size_t>(sqlite3_column_bytes(m_stmt.get(), col));
+    Bytes out(p ? n : 0);
+    if (!out.empty()) {
+      std::memcpy(out.data(), p, n);
+    }
+    return out;
+  }
+
+private:
+  void check(int rc)
+  {
+    if (rc != SQLITE_OK) {
+      fail(rc);
+    }
+  }
+  [[noreturn]] void fail(int rc) const
+  {
+    std::string msg = m_store.path().string() + ": " + sqlite3_errmsg(m_store.db());
+    if (rc == SQLITE_NOTADB) {
+      throw Error(ExitCode::k_general, m_store.path().string() + " is not an SQLite database",
+                  "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
+    }
+    if (rc == SQLITE_FULL) {
+      throw Error(ExitCode::k_general, msg, "the disk is full; nothing was written");
+    }
+    if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM) {
+      throw Error(ExitCode::k_general, msg, "check the store's permissions");
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+      throw Error(ExitCode::k_general, msg, "another process holds the store; try again");
+    }
+    throw Error(ExitCode::k_general, msg);
+  }
+
+  const Store& m_store;
+  SqliteStmt m_stmt;
+};
+
+[[noreturn]] void
+bad_row(const Store& s, const char* table, int64_t id, const std::exception& e)
+{
+  throw Error(ExitCode::k_general,
+              s.path().string() + ": " + table + " row " + std::to_string(id)
+                + " is unreadable: " + e.what(),
+              "the row was written by something else or damaged; other rows still work");
+}
+
+Primary
+primary_from(const Stmt& st, const Store& store)
+{
+  Primary p;
+  p.id = st.integer(0);
+  p.hierarchy = st.text(1);
+  try {
+    parse_primary_config(st.text(2), p);
+  } catch (const std::exception& e) {
+    bad_row(store, "pobjects", p.id, e);
+  }
+  std::string auth = st.text(3);
+  p.objauth = SecureBytes::from(auth);
+  OPENSSL_cleanse(auth.data(), auth.size());
+  return p;
+}
+
+Token
+token_from(const Stmt& st, const Store& store)
+{
+  Token t;
+  t.id = st.integer(0);
+  t.pid = st.integer(1);
+  if (!st.is_null(2)) {
+    t.label = st.text(2);
+  }
+  try {
+    t.config = parse_token_config(st.text(3));
+  } catch (const std::exception& e) {
+    bad_row(store, "tokens", t.id, e);
+  }
+  return t;
+}
+
+Object
+object_from(const Stmt& st, const Store& store)
+{
+  Object o;
+  o.id = st.integer(0);
+  o.tokid = st.integer(1);
+  try {
+    o.attrs = parse_attrs(st.text(2));
+  } catch (const std::exception& e) {
+    bad_row(store, "tobjects", o.id, e);
+  }
+  return o;
+}
+
+// Creates `dir` (0700) when missing.
+void
+ensure_dir(const fs::path& dir)
+{
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) {
+    return;
+  }
+  if (fs::exists(dir, ec)) {
+    throw Error(ExitCode::k_usage, "store path " + dir.string() + " is not a directory");
+  }
+  fs::create_directories(dir.parent_path(), ec);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    throw Error(ExitCode::k_general,
+                "cannot create store directory " + dir.string() + ": " + std::strerror(errno));
+  }
+}
+
+// Holds upstream's <db>.lock flock while the schema is checked or created, so the Python
+// tool and the C library (which do the same dance) never see a half-made store.
+class SchemaLock
+{
+public:
+  explicit SchemaLock(const fs::path& db) : m_path(db.string() + ".lock")
+  {
+    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (m_fd) {
+      flock(m_fd.get(), LOCK_EX);
+    }
+  }
+  ~SchemaLock()
+  {
+    if (m_fd) {
+      unlink(m_path.c_str());
+      flock(m_fd.get(), LOCK_UN);
+    }
+  }
+  SchemaLock(const SchemaLock&) = delete;
+  SchemaLock& operator=(const SchemaLock&) = delete;
+
+private:
+  std::string m_path;
+  Fd m_fd;
+};
+
+} // namespace
+
+Store
+Store::open(const fs::path& dir, Mode mode)
+{
+  fs::path db_path = dir / k_db_name;
+  std::error_code ec;
+  if (mode == Mode::k_read_only && !fs::exists(db_path, ec)) {
+    throw Error(ExitCode::k_not_found, "no store at " + db_path.string(),
+                "create one with 'tpm2-ptool init', or point --path / TPM2_PKCS11_STORE at it");
+  }
+  if (mode == Mode::k_read_write) {
+    ensure_dir(dir);
+    // Create the file ourselves so it is 0600 whatever the umask; SQLite gives its journal
+    // the same mode.
+    Fd fd(::open(db_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {
+      throw Error(ExitCode::k_general,
+                  "cannot open " + db_path.string() + ": " + std::strerror(errno),
+                  "check the store directory's permissions");
+    }
+  }
+  sqlite3* raw = nullptr;
+  int flags = (mode == Mode::k_read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE)
+              | SQLITE_OPEN_FULLMUTEX;
+  int rc = sqlite3_open_v2(db_path.c_str(), &raw, flags, nullptr);
+  SqliteDb db(raw);
+  if (rc != SQLITE_OK) {
+    throw Error(ExitCode::k_general,
+                "cannot open " + db_path.string() + ": "
+                  + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
+  sqlite3_extended_result_codes(db.get(), 0);
+  Store store(db_path, std::move(db));
+  store.exec("PRAGMA foreign_keys = ON");
+  store.check_schema(mode);
+  return store;
+}
+
+void
+Store::check_schema(Mode mode)
+{
+  auto read_version = [this]() -> std::optional<int> {
+    Stmt tables(*this, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema'");
+    tables.step();
+    if (tables.integer(0) == 0) {
+      return std::nullopt;
+    }
+    Stmt v(*this, "SELECT schema_version FROM schema WHERE id=1");
+    if (!v.step()) {
+      return 0;
+    }
+    return static_cast<int>(v.integer(0));
+  };
+  std::optional<int> version = read_version();
+  if (!version && mode == Mode::k_read_write) {
+    SchemaLock lock(m_path);
+    Transaction tx(*this);
+    version = read_version();
+    if (!version) {
+      Stmt count(*this, "SELECT count(*) FROM sqlite_master WHERE type='table'");
+      count.step();
+      if (count.integer(0) != 0) {
+        throw Error(ExitCode::k_general,
+                    m_path.string() + " has tables but no schema version: not a tpm2-pkcs11 store",
+                    "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
+      }
+      exec(k_schema_sql);
+      version = k_schema_version;
+    }
+    tx.commit();
+  }
+  if (!version) {
+    throw Error(ExitCode::k_not_found, m_path.string() + " is an empty store",
+                "create a primary with 'tpm2-ptool init'");
+  }
+  if (*version == 0) {
+    throw Error(ExitCode::k_general, m_path.string() + " has an empty schema table",
+                "the store is damaged; restore it from a backup");
+  }
+  if (*version > 9) {
+    throw Error(ExitCode::k_general,
+                m_path.string() + " has schema version " + std::to_string(*version)
+                  + ", newer than this tool understands (8 and 9)",
+                "use the tpm2-pkcs11 release that wrote it, or upgrade tpm2-ptool");
+  }
+  if (*version < k_schema_version) {
+    throw Error(ExitCode::k_general,
+                m_path.string() + " has old schema version " + std::to_string(*version),
+                "upgrade it with 'tpm2_ptool dbup' (a backup is kept)");
+  }
+  m_version = *version;
+}
+
+void
+Store::exec(const char* sql)
+{
+  char* err = nullptr;
+  int rc = sqlite3_exec(m_db.get(), sql, nullptr, nullptr, &err);
+  std::string msg = err ? err : sqlite3_errstr(rc);
+  sqlite3_free(err);
+  if (rc == SQLITE_NOTADB) {
+    throw Error(ExitCode::k_general, m_path.string() + " is not an SQLite database",
+                "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
+  }
+  if (rc != SQLITE_OK) {
+    throw Error(ExitCode::k_general, m_path.string() + ": " + msg,
+                rc == SQLITE_FULL ? "the disk is full; nothing was written" : "");
+  }
+}
+
+std::vector<Primary>
+Store::primaries() const
+{
+  std::vector<Primary> out;
+  Stmt st(*this, "SELECT id, hierarchy, config, objauth FROM pobjects ORDER BY id");
+  while (st.step()) {
+    out.push_back(primary_from(st, *this));
+  }
+  return out;
+}
+
+std::optional<Primary>
+Store::primary(int64_t id) const
+{
+  Stmt st(*this, "SELECT id, hierarchy, config, objauth FROM pobjects WHERE id=?");
+  st.bind(1, id);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  return primary_from(st, *this);
+}
+
+std::vector<Token>
+Store::tokens(std::optional<int64_t> pid) const
+{
+  std::vector<Token> out;
+  Stmt st(*this, pid ? "SELECT id, pid, label, config FROM tokens WHERE pid=? ORDER BY id"
+                     : "SELECT id, pid, label, config FROM tokens ORDER BY id");
+  if (pid) {
+    st.bind(1, *pid);
+  }
+  while (st.step()) {
+    out.push_back(token_from(st, *this));
+  }
+  return out;
+}
+
+std::optional<Token>
+Store::token_by_label(std::string_view label) const
+{
+  Stmt st(*this, "SELECT id, pid, label, config FROM tokens WHERE label=?");
+  st.bind(1, label);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  return token_from(st, *this);
+}
+
+std::optional<SealObject>
+Store::seal_object(int64_t tokid) const
+{
+  Stmt st(*this, "SELECT id, tokid, userpub, userpriv, userauthsalt, sopub, sopriv, soauthsalt "
+                 "FROM sealobjects WHERE tokid=? ORDER BY id LIMIT 1");
+  st.bind(1, tokid);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  SealObject s;
+  s.id = st.integer(0);
+  s.tokid = st.integer(1);
+  if (!st.is_null(2) && !st.is_null(3) && !st.is_null(4) && !st.blob(2).empty()) {
+    s.user = SealBlobs{st.blob(2), st.blob(3), st.text(4)};
+  }
+  s.so = SealBlobs{st.blob(5), st.blob(6), st.text(7)};
+  return s;
+}
+
+std::vector<Object>
+Store::objects(int64_t tokid) const
+{
+  std::vector<Object> out;
+  Stmt st(*this, "SELECT id, tokid, attrs FROM tobjects WHERE tokid=? ORDER BY id");
+  st.bind(1, tokid);
+  while (st.step()) {
+    out.push_back(object_from(st, *this));
+  }
+  return out;
+}
+
+std::optional<Object>
+Store::object(int64_t id) const
+{
+  Stmt st(*this, "SELECT id, tokid, attrs FROM tobjects WHERE id=?");
+  st.bind(1, id);
+  if (!st.step()) {
+    return std::nullopt;
+  }
+  return object_from(st, *this);
+}
+
+int64_t
+Store::insert_primary(const Primary& p)
+{
+  Stmt st(*this, "INSERT INTO pobjects (hierarchy, config, objauth) VALUES (?, ?, ?)");
+  st.bind(1, p.hierarchy).bind(2, emit_primary_config(p)).bind(3, p.objauth.view());
+  st.step();
+  return sqlite3_last_insert_rowid(m_db.get());
+}
+
+int64_t
+Store::insert_token(const Token& t)
+{
+  Stmt st(*this, "INSERT INTO tokens (pid, label, config) VALUES (?, ?, ?)");
+  st.bind(1, t.pid);
+  if (t.label) {
+    st.bind(2, *t.label);
+  } else {
+    st.bind_null(2);
+  }
+  st.bind(3, emit_token_config(t.config));
+  st.step();
+  return sqlite3_last_insert_rowid(m_db.get());
+}
+
+int64_t
+Store::insert_seal_object(const SealObject& s)
+{
+  Stmt st(*this, "INSERT INTO sealobjects (tokid, userpub, userpriv, userauthsalt, sopub, "
+                 "sopriv, soauthsalt) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  st.bind(1, s.tokid);
+  if (s.user) {
+    st.bind_blob(2, s.user->pub).bind_blob(3, s.user->priv).bind(4, s.user->salt);
+  } else {
+    st.bind_null(2).bind_null(3).bind_null(4);
+  }
+  st.bind_blob(5, s.so.pub).bind_blob(6, s.so.priv).bind(7, s.so.salt);
+  st.step();
+  return sqlite3_last_insert_rowid(m_db.get());
+}
+
+int64_t
+Store::insert_object(int64_t tokid, const AttrMap& attrs)
+{
+  Stmt st(*this, "INSERT INTO tobjects (tokid, attrs) VALUES (?, ?)");
+  st.bind(1, tokid).bind(2, emit_attrs(attrs));
+  st.step();
+  return sqlite3_last_insert_rowid(m_db.get());
+}
+
+Transaction::Transaction(Store& store) : m_store(store)
+{
+  m_store.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction()
+{
+  if (!m_done) {
+    sqlite3_exec(m_store.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+void
+Transaction::commit()
+{
+  m_store.exec("COMMIT");
+  m_done = true;
+}
+
+} // namespace ptool::store

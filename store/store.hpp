@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/c_handles.hpp"
+#include "core/model.hpp"
+
+namespace ptool::store {
+
+inline constexpr int k_schema_version = 8;
+inline constexpr const char* k_db_name = "tpm2_pkcs11.sqlite3";
+
+// The store directory: `path_option` (--path, ~ expanded), else $TPM2_PKCS11_STORE, else
+// /etc/tpm2_pkcs11 when it exists and is writable, else $HOME/.tpm2_pkcs11, else the current
+// directory.
+std::filesystem::path locate(const std::optional<std::string>& path_option);
+
+// An open tpm2-pkcs11 store (schema 8, upstream's exact format). Reads never change the
+// file; every write goes through a Transaction. Errors are ptool::Error naming the file.
+class Store
+{
+public:
+  enum class Mode {
+    k_read_only,   // the store must exist; opened SQLITE_OPEN_READONLY
+    k_read_write,  // creates the directory (0700), file (0600) and schema when missing
+  };
+  static Store open(const std::filesystem::path& dir, Mode mode);
+
+  const std::filesystem::path& path() const { return m_path; }
+  int schema_version() const { return m_version; }
+  sqlite3* db() const { return m_db.get(); }
+
+  // Reads. A row that cannot be parsed throws Error naming the table and row id.
+  std::vector<Primary> primaries() const;
+  std::optional<Primary> primary(int64_t id) const;
+  std::vector<Token> tokens(std::optional<int64_t> pid = std::nullopt) const;
+  std::optional<Token> token_by_label(std::string_view label) const;
+  std::optional<SealObject> seal_object(int64_t tokid) const;
+  std::vector<Object> objects(int64_t tokid) const;
+  std::optional<Object> object(int64_t id) const;
+
+  // Writes; call inside a Transaction. Return the new row id.
+  int64_t insert_primary(const Primary& primary);
+  int64_t insert_token(const Token& token);
+  int64_t insert_seal_object(const SealObject& seal);
+  int64_t insert_object(int64_t tokid, const AttrMap& attrs);
+
+  // Runs one statement without results (schema, deletes); throws Error on failure.
+  void exec(const char* sql);
+
+private:
+  Store(std::filesystem::path path, SqliteDb db) : m_path(std::move(path)), m_db(std::move(db)) {}
+  void check_schema(Mode mode);
+
+  std::filesystem::path m_path;
+  SqliteDb m_db;
+  int m_version = 0;
+};
+
+// BEGIN IMMEDIATE … COMMIT. The destructor rolls back unless commit() succeeded, so an
+// exception anywhere leaves the store exactly as it was. Waits for other writers (busy
+// timeout) rather than failing.
+class Transaction
+{
+public:
+  explicit Transaction(Store& store);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+private:
+  Store& m_store;
+  bool m_done = false;
+};
+
+} // namespace ptool::store
