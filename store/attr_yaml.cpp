@@ -74,6 +74,23 @@ parse_bool(const YAML::Node& value, const std::string& key)
   return value.Scalar() == "true";
 }
 
+// Config keys and string values must be tagged !!str: upstream's parser rejects the NULL
+// tag libyaml gives an untagged scalar.
+std::string
+parse_str(const YAML::Node& value, const std::string& what)
+{
+  if (tag_of(value) != "str" || !value.IsScalar()) {
+    throw std::runtime_error(what + " is not a !!str");
+  }
+  return value.Scalar();
+}
+
+std::string
+config_key(const YAML::Node& key)
+{
+  return parse_str(key, "config key '" + key.as<std::string>("?") + "'");
+}
+
 } // namespace
 
 std::string
@@ -207,7 +224,7 @@ parse_token_config(std::string_view yaml)
   config.token_init = false;
   YAML::Node root = load_map(yaml);
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>("");
+    std::string key = config_key(kv.first);
     if (key == "token-init") {
       config.token_init = parse_bool(kv.second, key);
     } else if (key == "pss-sigs-good") {
@@ -215,10 +232,7 @@ parse_token_config(std::string_view yaml)
     } else if (key == "empty-user-pin") {
       config.empty_user_pin = parse_bool(kv.second, key);
     } else if (key == "tcti") {
-      if (!kv.second.IsScalar()) {
-        throw std::runtime_error("'tcti' is not a string");
-      }
-      config.tcti = kv.second.Scalar();
+      config.tcti = parse_str(kv.second, "'tcti'");
     } else {
       throw std::runtime_error("unknown token config key '" + key + "'");
     }
@@ -256,18 +270,18 @@ parse_primary_config(std::string_view yaml, Primary& primary)
   YAML::Node root = load_map(yaml);
   bool have_transient = false;
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>("");
+    std::string key = config_key(kv.first);
     if (key == "transient") {
       primary.transient = parse_bool(kv.second, key);
       have_transient = true;
     } else if (key == "esys-tr") {
-      auto bytes = kv.second.IsScalar() ? from_hex(kv.second.Scalar()) : std::nullopt;
+      auto bytes = from_hex(parse_str(kv.second, "'esys-tr'"));
       if (!bytes) {
         throw std::runtime_error("'esys-tr' is not hex");
       }
       primary.esys_tr = std::move(*bytes);
     } else if (key == "template-name") {
-      primary.template_name = kv.second.as<std::string>("");
+      primary.template_name = parse_str(kv.second, "'template-name'");
     } else {
       throw std::runtime_error("unknown primary config key '" + key + "'");
     }

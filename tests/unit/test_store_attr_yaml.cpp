@@ -261,7 +261,25 @@ TEST(AttrYaml, RejectsWhatUpstreamRejects)
   EXPECT_THROW(store::parse_token_config(
                  "--- !!map { ? !!str \"token-init\" : !!map { ? !!str \"a\" : !!str \"b\" } }\n"),
                std::runtime_error);
+  // untagged keys and string values: libyaml gives them a NULL tag, which the library rejects
+  EXPECT_THROW(store::parse_token_config("--- !!map { ? \"token-init\" : !!bool \"true\" }\n"),
+               std::runtime_error);
+  EXPECT_THROW(store::parse_token_config("--- !!map { ? !!str \"token-init\" : !!bool \"true\", "
+                                         "? !!str \"tcti\" : \"mssim\" }\n"),
+               std::runtime_error);
   Primary p;
+  EXPECT_THROW(store::parse_primary_config("--- !!map { ? transient : !!bool \"true\", ? !!str "
+                                           "\"template-name\" : !!str \"tss2-engine-key\" }\n",
+                                           p),
+               std::runtime_error);
+  EXPECT_THROW(store::parse_primary_config("--- !!map { ? !!str \"transient\" : !!bool \"true\", "
+                                           "? !!str \"template-name\" : tss2-engine-key }\n",
+                                           p),
+               std::runtime_error);
+  EXPECT_THROW(store::parse_primary_config("--- !!map { ? !!str \"transient\" : !!bool \"false\", "
+                                           "? !!str \"esys-tr\" : 81000001 }\n",
+                                           p),
+               std::runtime_error);
   EXPECT_THROW(store::parse_primary_config("--- !!map { ? !!str \"transient\" : !!bool \"true\", "
                                            "? !!str \"handle\" : !!str \"81000001\" }\n",
                                            p),
