@@ -7,7 +7,10 @@ void
 add_all_commands(CLI::App& app, const GlobalOptions& g)
 {
   add_init(app, g);
+  add_verify(app, g);
   add_addtoken(app, g);
+  add_changepin(app, g);
+  add_initpin(app, g);
   add_addkey(app, g);
   add_ssh_pubkey(app, g);
 }

@@ -13,6 +13,9 @@ void add_init(CLI::App& app, const GlobalOptions& g);
 void add_addtoken(CLI::App& app, const GlobalOptions& g);
 void add_addkey(CLI::App& app, const GlobalOptions& g);
 void add_ssh_pubkey(CLI::App& app, const GlobalOptions& g);
+void add_verify(CLI::App& app, const GlobalOptions& g);
+void add_changepin(CLI::App& app, const GlobalOptions& g);
+void add_initpin(CLI::App& app, const GlobalOptions& g);
 
 void add_all_commands(CLI::App& app, const GlobalOptions& g);
 

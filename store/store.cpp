@@ -529,6 +529,37 @@ Store::insert_object(int64_t tokid, const AttrMap& attrs)
   return sqlite3_last_insert_rowid(m_db.get());
 }
 
+void
+Store::update_seal_user(int64_t tokid, const SealBlobs& user)
+{
+  Stmt st(*this, "UPDATE sealobjects SET userpub = ?, userpriv = ?, userauthsalt = ? "
+                 "WHERE tokid = ?");
+  st.bind_blob(1, user.pub).bind_blob(2, user.priv).bind(3, user.salt).bind(4, tokid);
+  st.step();
+  if (sqlite3_changes(m_db.get()) != 1) {
+    throw_not_found("token " + std::to_string(tokid) + " has no seal object row");
+  }
+}
+
+void
+Store::update_seal_so(int64_t tokid, const SealBlobs& so)
+{
+  Stmt st(*this, "UPDATE sealobjects SET sopub = ?, sopriv = ?, soauthsalt = ? WHERE tokid = ?");
+  st.bind_blob(1, so.pub).bind_blob(2, so.priv).bind(3, so.salt).bind(4, tokid);
+  st.step();
+  if (sqlite3_changes(m_db.get()) != 1) {
+    throw_not_found("token " + std::to_string(tokid) + " has no seal object row");
+  }
+}
+
+void
+Store::update_token_config(int64_t id, const TokenConfig& config)
+{
+  Stmt st(*this, "UPDATE tokens SET config=? WHERE id=?");
+  st.bind(1, emit_token_config(config)).bind(2, id);
+  st.step();
+}
+
 Transaction::Transaction(Store& store) : m_store(store)
 {
   m_store.exec("BEGIN IMMEDIATE");

@@ -50,6 +50,12 @@ public:
   int64_t insert_seal_object(const SealObject& seal);
   int64_t insert_object(int64_t tokid, const AttrMap& attrs);
 
+  // Replace one seal object (blobs + salt) of token `tokid` (by tokid, not sealobjects.id:
+  // upstream's tool gets this wrong). Throw not-found when the token has no seal row.
+  void update_seal_user(int64_t tokid, const SealBlobs& user);
+  void update_seal_so(int64_t tokid, const SealBlobs& so);
+  void update_token_config(int64_t id, const TokenConfig& config);
+
   // Runs one statement without results (schema, deletes); throws Error on failure.
   void exec(const char* sql);
 

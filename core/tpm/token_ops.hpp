@@ -25,6 +25,7 @@ public:
                  std::span<const uint8_t> hierarchy_auth);
 
   ESYS_TR primary() const { return m_primary.get(); }
+  ESYS_CONTEXT* ctx() const { return m_ctx; }
   Session& session() { return *m_session; }
 
   // TPM2_Create under the primary with the sensitive part (auth, data) encrypted on the bus.
