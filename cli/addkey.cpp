@@ -66,7 +66,17 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   SecureBytes objauth = crypto::random_hex(16);
   keys::KeyObjectInput in;
   in.wrapped_auth = crypto::wrap_auth(key, objauth);
-  tpm::CreatedObject created = pc.create(tpm::key_template(*alg), objauth, {}, true);
+  tpm::CreatedObject created;
+  try {
+    created = pc.create(tpm::key_template(*alg), objauth, {}, true);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::k_unsupported) {
+      throw;
+    }
+    throw Error(ExitCode::k_unsupported,
+                "this TPM does not support --algorithm " + o.algorithm + " (" + e.what() + ")",
+                e.hint());
+  }
   in.pub = created.pub;
   in.priv = created.priv;
   // Upstream stores the --id *text* as CKA_ID; the default is 16 random hex characters.

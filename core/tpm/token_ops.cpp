@@ -208,7 +208,7 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
   try {
     text = pc.unseal(seal, auth);
   } catch (const Error& e) {
-    if (e.code() == ExitCode::k_auth && e.hint().find("lockout") == std::string::npos) {
+    if (e.code() == ExitCode::k_auth && e.hint().rfind("the TPM is in dictionary-attack", 0) != 0) {
       throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", e.hint());
     }
     throw;
