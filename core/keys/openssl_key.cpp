@@ -104,6 +104,19 @@ curve_by_bits(unsigned bits)
   return std::nullopt;
 }
 
+// Length of an uncompressed point 04||X||Y on one of the store's curves. Checking it keeps
+// a malformed DER wrapper from being mistaken for a bare point (and vice versa).
+static bool
+is_point_size(size_t n)
+{
+  for (const auto& [bits, curve] : curves()) {
+    if (n == 1 + 2 * curve.field_bytes) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<Bytes>
 ec_point_from_attr(const Bytes& a)
 {
@@ -120,10 +133,10 @@ ec_point_from_attr(const Bytes& a)
       len = 0x85;  // upstream's invalid short-form P-521 length byte
       start = 2;
     }
-    if (start && a.size() == start + len && len > 0 && a[start] == 0x04) {
+    if (start && a.size() == start + len && is_point_size(len) && a[start] == 0x04) {
       return Bytes(a.begin() + static_cast<long>(start), a.end());
     }
-    if (a.size() % 2 == 1) {
+    if (is_point_size(a.size())) {
       return a;  // a bare uncompressed point
     }
   }
