@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/keys/pkcs11_ids.hpp"
+#include "store/attr_scan.hpp"
 
 namespace ptool::store {
 
@@ -125,8 +126,10 @@ emit_attrs(const AttrMap& attrs)
   return std::string(out.c_str()) + "\n";
 }
 
+namespace {
+
 AttrMap
-parse_attrs(std::string_view yaml)
+parse_attrs_full(std::string_view yaml)
 {
   AttrMap attrs;
   YAML::Node root = load_map(yaml);
@@ -165,6 +168,17 @@ parse_attrs(std::string_view yaml)
                                + "' (expected !!int, !!bool, !!str or !!seq)");
     }
   }
+  return attrs;
+}
+
+} // namespace
+
+AttrMap
+parse_attrs(std::string_view yaml)
+{
+  // The layouts tpm2_ptool and we write take the fast scanner; anything else the full parser.
+  std::optional<AttrMap> scanned = scan_attrs(yaml);
+  AttrMap attrs = scanned ? std::move(*scanned) : parse_attrs_full(yaml);
   // upstream's library re-emits CKA_ALLOWED_MECHANISMS as hex of native little-endian
   // CK_ULONGs after C_SetAttributeValue (upstream issue #805): turn it back into a list.
   auto mech = attrs.find(ck::k_allowed_mechanisms);

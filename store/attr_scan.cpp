@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "store/attr_scan.hpp"
+
+#include <charconv>
+
+#include "core/hex.hpp"
+
+namespace ptool::store {
+
+namespace {
+
+class Scanner
+{
+public:
+  explicit Scanner(std::string_view s) : m_s(s) {}
+
+  bool at_end() const { return m_pos == m_s.size(); }
+  char peek() const { return at_end() ? '\0' : m_s[m_pos]; }
+  size_t column() const { return m_pos - m_line_start; }
+
+  // Spaces and newlines only: a tab, comment or CR sends the row to the full parser.
+  void skip_ws()
+  {
+    while (!at_end() && (m_s[m_pos] == ' ' || m_s[m_pos] == '\n')) {
+      if (m_s[m_pos] == '\n') {
+        m_line_start = m_pos + 1;
+      }
+      ++m_pos;
+    }
+  }
+
+  void skip_spaces()
+  {
+    while (!at_end() && m_s[m_pos] == ' ') {
+      ++m_pos;
+    }
+  }
+
+  bool newline()
+  {
+    if (peek() != '\n') {
+      return false;
+    }
+    m_line_start = ++m_pos;
+    return true;
+  }
+
+  bool eat(std::string_view word)
+  {
+    if (m_s.substr(m_pos, word.size()) != word) {
+      return false;
+    }
+    m_pos += word.size();
+    return true;
+  }
+
+  // `!!tag "text"` with no escapes in text (a backslash means the full parser's job).
+  bool tagged(std::string_view& tag, std::string_view& text)
+  {
+    if (!eat("!!")) {
+      return false;
+    }
+    size_t start = m_pos;
+    while (!at_end() && m_s[m_pos] >= 'a' && m_s[m_pos] <= 'z') {
+      ++m_pos;
+    }
+    tag = m_s.substr(start, m_pos - start);
+    if (tag == "seq") {
+      return true;  // the caller reads the list
+    }
+    if (!eat(" \"")) {
+      return false;
+    }
+    start = m_pos;
+    size_t end = m_s.find_first_of("\"\\\n", m_pos);
+    if (end == std::string_view::npos || m_s[end] != '"') {
+      return false;
+    }
+    text = m_s.substr(start, end - start);
+    m_pos = end + 1;
+    return true;
+  }
+
+private:
+  std::string_view m_s;
+  size_t m_pos = 0;
+  size_t m_line_start = 0;
+};
+
+// Decimal only: other bases (which upstream's strtoul also reads) go to the full parser.
+std::optional<uint64_t>
+decimal(std::string_view text)
+{
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()
+      || (text.size() > 1 && text[0] == '0')) {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// `[ !!int "N", … ]` after `!!seq`, possibly spanning lines.
+std::optional<std::vector<uint64_t>>
+int_list(Scanner& sc)
+{
+  sc.skip_spaces();
+  if (!sc.eat("[")) {
+    return std::nullopt;
+  }
+  std::vector<uint64_t> seq;
+  sc.skip_ws();
+  while (!sc.eat("]")) {
+    std::string_view tag;
+    std::string_view text;
+    if (!sc.tagged(tag, text) || tag != "int") {
+      return std::nullopt;
+    }
+    auto v = decimal(text);
+    if (!v) {
+      return std::nullopt;
+    }
+    seq.push_back(*v);
+    sc.skip_ws();
+    if (sc.eat(",")) {
+      sc.skip_ws();
+    } else if (sc.peek() != ']') {
+      return std::nullopt;
+    }
+  }
+  return seq;
+}
+
+std::optional<AttrValue>
+value(Scanner& sc)
+{
+  std::string_view tag;
+  std::string_view text;
+  if (!sc.tagged(tag, text)) {
+    return std::nullopt;
+  }
+  if (tag == "seq") {
+    auto seq = int_list(sc);
+    return seq ? std::optional(AttrValue::list(std::move(*seq))) : std::nullopt;
+  }
+  if (tag == "int") {
+    auto v = decimal(text);
+    return v ? std::optional(AttrValue::integer(*v)) : std::nullopt;
+  }
+  if (tag == "bool" && (text == "true" || text == "false")) {
+    return AttrValue::boolean(text == "true");
+  }
+  if (tag == "str") {
+    auto bytes = from_hex(text);
+    return bytes ? std::optional(AttrValue::data(std::move(*bytes))) : std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t>
+key(Scanner& sc)
+{
+  std::string_view tag;
+  std::string_view text;
+  if (!sc.tagged(tag, text) || tag != "int") {
+    return std::nullopt;
+  }
+  return decimal(text);
+}
+
+} // namespace
+
+std::optional<AttrMap>
+scan_attrs(std::string_view yaml)
+{
+  Scanner sc(yaml);
+  if (!sc.eat("---")) {
+    return std::nullopt;
+  }
+  sc.skip_ws();
+  if (!sc.eat("!!map")) {
+    return std::nullopt;
+  }
+  sc.skip_spaces();
+  AttrMap attrs;
+  if (sc.eat("{")) {
+    // Flow map: `? key` / `: value` pairs separated by commas (a trailing one allowed).
+    sc.skip_ws();
+    while (!sc.eat("}")) {
+      if (sc.eat("?")) {
+        sc.skip_ws();
+      }
+      auto k = key(sc);
+      sc.skip_ws();
+      if (!k || !sc.eat(":") || (sc.peek() != ' ' && sc.peek() != '\n')) {
+        return std::nullopt;
+      }
+      sc.skip_ws();
+      auto v = value(sc);
+      if (!v) {
+        return std::nullopt;
+      }
+      attrs.insert_or_assign(*k, std::move(*v));
+      sc.skip_ws();
+      if (sc.eat(",")) {
+        sc.skip_ws();
+      } else if (sc.peek() != '}') {
+        return std::nullopt;
+      }
+    }
+  } else {
+    // Block map: one `key: value` line each, keys in column 0.
+    if (!sc.newline()) {
+      return std::nullopt;
+    }
+    sc.skip_ws();
+    while (!sc.at_end()) {
+      if (sc.column() != 0) {
+        return std::nullopt;
+      }
+      auto k = key(sc);
+      if (!k || !sc.eat(": ")) {
+        return std::nullopt;
+      }
+      sc.skip_spaces();
+      auto v = value(sc);
+      sc.skip_spaces();
+      if (!v || !sc.newline()) {
+        return std::nullopt;
+      }
+      attrs.insert_or_assign(*k, std::move(*v));
+      sc.skip_ws();
+    }
+    if (attrs.empty()) {
+      return std::nullopt;
+    }
+  }
+  sc.skip_ws();
+  return sc.at_end() ? std::optional(std::move(attrs)) : std::nullopt;
+}
+
+} // namespace ptool::store
