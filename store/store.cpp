@@ -469,6 +469,37 @@ Store::objects(int64_t tokid) const
   return out;
 }
 
+std::vector<Token>
+Store::tokens_skipping(const BadRow& bad) const
+{
+  std::vector<Token> out;
+  Stmt st(*this, "SELECT id, pid, label, config FROM tokens ORDER BY id");
+  while (st.step()) {
+    try {
+      out.push_back(token_from(st, *this));
+    } catch (const Error& e) {
+      bad(e);
+    }
+  }
+  return out;
+}
+
+std::vector<Object>
+Store::objects_skipping(int64_t tokid, const BadRow& bad) const
+{
+  std::vector<Object> out;
+  Stmt st(*this, "SELECT id, tokid, attrs FROM tobjects WHERE tokid=? ORDER BY id");
+  st.bind(1, tokid);
+  while (st.step()) {
+    try {
+      out.push_back(object_from(st, *this));
+    } catch (const Error& e) {
+      bad(e);
+    }
+  }
+  return out;
+}
+
 std::optional<Object>
 Store::object(int64_t id) const
 {

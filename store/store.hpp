@@ -2,12 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/c_handles.hpp"
+#include "core/error.hpp"
 #include "core/model.hpp"
 
 namespace ptool::store {
@@ -43,6 +45,11 @@ public:
   std::optional<SealObject> seal_object(int64_t tokid) const;
   std::vector<Object> objects(int64_t tokid) const;
   std::optional<Object> object(int64_t id) const;
+  // Like tokens() / objects(), but a row that cannot be parsed is handed to `bad` (the Error
+  // names it) and skipped, so one damaged row does not hide the others (PKCS#11 module).
+  using BadRow = std::function<void(const Error&)>;
+  std::vector<Token> tokens_skipping(const BadRow& bad) const;
+  std::vector<Object> objects_skipping(int64_t tokid, const BadRow& bad) const;
 
   // Writes; call inside a Transaction. Return the new row id.
   int64_t insert_primary(const Primary& primary);

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// C_Decrypt for RSA (PKCS#1 v1.5, OAEP) and C_GenerateRandom, both in the TPM.
+#include <cstring>
+
+#include "core/crypto/pk.hpp"
+#include "core/error.hpp"
+#include "core/tpm/sign.hpp"
+#include "pkcs11/api.hpp"
+#include "pkcs11/key_use.hpp"
+
+namespace ptool::p11 {
+
+CK_RV
+decrypt_init(Module& m, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+  start_operation(m, m.session(h), mech, key, KeyUse::k_decrypt);
+  return CKR_OK;
+}
+
+CK_RV
+decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
+        CK_ULONG_PTR out_len)
+{
+  Session& s = m.session(h);
+  if (s.op.kind != Operation::Kind::k_decrypt) {
+    return CKR_OPERATION_NOT_INITIALIZED;
+  }
+  if ((!in && in_len) || !out_len) {
+    return CKR_ARGUMENTS_BAD;
+  }
+  return finishing(s, [&](bool& keep) -> CK_RV {
+    const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
+    size_t k = (modulus_bits(obj.attrs) + 7) / 8;
+    if (!out && !s.op.result) {
+      *out_len = k;  // an upper bound is allowed; the TPM is asked only once
+      keep = true;
+      return CKR_OK;
+    }
+    if (!s.op.result) {
+      if (in_len != k) {
+        return CKR_ENCRYPTED_DATA_LEN_RANGE;
+      }
+      TokenState& ts = m.token(s.slot);
+      ESYS_TR key = m.load_key(s, ts, obj);
+      bool oaep = s.op.mech->family == Mechanism::Family::k_rsa_oaep;
+      std::span<const uint8_t> cipher(in, in_len);
+      try {
+        if (oaep && !s.op.label.empty() && s.op.label.back() != 0) {
+          // The TPM only takes NUL-terminated OAEP labels: raw RSA, then decode here.
+          SecureBytes em = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(),
+                                            TPM2_ALG_NULL, TPM2_ALG_NULL, cipher);
+          em.insert(em.begin(), em.size() < k ? k - em.size() : 0, 0);
+          s.op.result = crypto::oaep_decode(s.op.pss_md, em, s.op.label);
+          if (!s.op.result) {
+            return CKR_ENCRYPTED_DATA_INVALID;
+          }
+        } else {
+          s.op.result = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(),
+                                         oaep ? TPM2_ALG_OAEP : TPM2_ALG_RSAES,
+                                         oaep ? tpm_hash(s.op.pss_md) : TPM2_ALG_NULL, cipher,
+                                         s.op.label);
+        }
+      } catch (const Error& e) {
+        if (e.code() == ExitCode::k_tcti) {
+          throw;
+        }
+        log(LogLevel::k_info, std::string("decrypt failed: ") + e.what());
+        return CKR_ENCRYPTED_DATA_INVALID;
+      }
+    }
+    const SecureBytes& plain = *s.op.result;
+    if (!out) {
+      *out_len = plain.size();
+      keep = true;
+      return CKR_OK;
+    }
+    if (*out_len < plain.size()) {
+      *out_len = plain.size();
+      return CKR_BUFFER_TOO_SMALL;
+    }
+    if (!plain.empty()) {
+      std::memcpy(out, plain.data(), plain.size());
+    }
+    *out_len = plain.size();
+    return CKR_OK;
+  });
+}
+
+CK_RV
+generate_random(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+  if (!out && len) {
+    return CKR_ARGUMENTS_BAD;
+  }
+  Session& s = m.session(h);
+  TokenState& ts = m.token(s.slot);
+  m.tpm(ts);
+  Bytes r = tpm::get_random(ts.esys->get(), len);
+  if (len) {
+    std::memcpy(out, r.data(), len);
+  }
+  return CKR_OK;
+}
+
+} // namespace ptool::p11

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "pkcs11/key_use.hpp"
+
+#include <cstring>
+
+#include "core/keys/attributes.hpp"
+#include "core/keys/openssl_key.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+
+namespace ptool::p11 {
+
+namespace {
+
+// CKA_ALLOWED_MECHANISMS as a list: upstream's tool writes !!seq, its library rewrites it as
+// the raw CK_ULONG array (hex string) after C_SetAttributeValue.
+bool
+mechanism_allowed(const AttrMap& attrs, CK_MECHANISM_TYPE type)
+{
+  auto it = attrs.find(ck::k_allowed_mechanisms);
+  if (it == attrs.end()) {
+    return false;
+  }
+  const AttrValue& v = it->second;
+  if (v.kind == AttrValue::Kind::k_seq) {
+    return std::find(v.seq.begin(), v.seq.end(), type) != v.seq.end();
+  }
+  if (v.kind == AttrValue::Kind::k_bytes) {
+    for (size_t off = 0; off + sizeof(CK_ULONG) <= v.bytes.size(); off += sizeof(CK_ULONG)) {
+      CK_ULONG u = 0;
+      std::memcpy(&u, v.bytes.data() + off, sizeof(u));
+      if (u == type) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void
+read_pss_params(const CK_MECHANISM& mech, const Mechanism& info, Operation& op)
+{
+  if (!mech.pParameter || mech.ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  CK_RSA_PKCS_PSS_PARAMS p;
+  std::memcpy(&p, mech.pParameter, sizeof(p));
+  std::string_view md = md_of_hash_mechanism(p.hashAlg);
+  // One hash for message, MGF1 and (for the hashing variants) the mechanism itself.
+  if (md.empty() || md_of_mgf(p.mgf) != md || (!info.md.empty() && info.md != md)) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  op.pss_md = md;
+  op.salt_len = p.sLen;
+}
+
+void
+read_oaep_params(const CK_MECHANISM& mech, Operation& op)
+{
+  if (!mech.pParameter || mech.ulParameterLen != sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  CK_RSA_PKCS_OAEP_PARAMS p;
+  std::memcpy(&p, mech.pParameter, sizeof(p));
+  std::string_view md = md_of_hash_mechanism(p.hashAlg);
+  if (md.empty() || md_of_mgf(p.mgf) != md) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  if (p.source == CKZ_DATA_SPECIFIED && p.pSourceData && p.ulSourceDataLen) {
+    auto* src = static_cast<const uint8_t*>(p.pSourceData);
+    op.label.assign(src, src + p.ulSourceDataLen);
+  } else if (p.source != 0 && p.source != CKZ_DATA_SPECIFIED) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  op.pss_md = md;
+}
+
+} // namespace
+
+void
+start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key, KeyUse use)
+{
+  if (!mech) {
+    fail(CKR_ARGUMENTS_BAD);
+  }
+  if (s.op.kind != Operation::Kind::k_none) {
+    fail(CKR_OPERATION_ACTIVE);
+  }
+  const Object& obj = m.object(s, key);
+  const Mechanism* info = find_mechanism(mech->mechanism);
+  CK_FLAGS need = use == KeyUse::k_sign ? CKF_SIGN : use == KeyUse::k_verify ? CKF_VERIFY
+                                                                             : CKF_DECRYPT;
+  if (!info || !(info->flags & need)) {
+    fail(CKR_MECHANISM_INVALID);
+  }
+  auto cls = keys::attr_int(obj.attrs, ck::k_class);
+  auto type = keys::attr_int(obj.attrs, ck::k_key_type);
+  bool ec = info->family == Mechanism::Family::k_ecdsa;
+  if (type != (ec ? ck::k_k_ec : ck::k_k_rsa)) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  if (use == KeyUse::k_verify) {
+    if (cls != ck::k_o_public_key && cls != ck::k_o_private_key) {
+      fail(CKR_KEY_TYPE_INCONSISTENT);
+    }
+    if (cls == ck::k_o_public_key && !keys::attr_bool(obj.attrs, ck::k_verify).value_or(true)) {
+      fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+    }
+  } else {
+    if (cls != ck::k_o_private_key) {
+      fail(CKR_KEY_TYPE_INCONSISTENT);
+    }
+    uint64_t usage = use == KeyUse::k_sign ? ck::k_sign : ck::k_decrypt;
+    if (!keys::attr_bool(obj.attrs, usage).value_or(false)) {
+      fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+    }
+  }
+  if (!mechanism_allowed(obj.attrs, mech->mechanism)) {
+    fail(CKR_MECHANISM_INVALID);
+  }
+  Operation op;
+  op.mech = info;
+  op.key = obj.id;
+  if (info->family == Mechanism::Family::k_rsa_pss) {
+    read_pss_params(*mech, *info, op);
+  } else if (info->family == Mechanism::Family::k_rsa_oaep) {
+    read_oaep_params(*mech, op);
+  }
+  op.kind = use == KeyUse::k_sign     ? Operation::Kind::k_sign
+            : use == KeyUse::k_verify ? Operation::Kind::k_verify
+                                      : Operation::Kind::k_decrypt;
+  s.op = std::move(op);
+}
+
+size_t
+modulus_bits(const AttrMap& attrs)
+{
+  const Bytes* n = keys::attr_bytes(attrs, ck::k_modulus);
+  if (!n || n->empty()) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  size_t lead = 0;
+  while (lead < n->size() && (*n)[lead] == 0) {
+    ++lead;
+  }
+  size_t bits = (n->size() - lead) * 8;
+  for (uint8_t top = lead < n->size() ? (*n)[lead] : 0x80; !(top & 0x80); top <<= 1) {
+    --bits;
+  }
+  return bits;
+}
+
+size_t
+ec_field_bytes(const AttrMap& attrs)
+{
+  const Bytes* params = keys::attr_bytes(attrs, ck::k_ec_params);
+  auto curve = params ? keys::curve_by_params(*params) : std::nullopt;
+  if (!curve) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  return curve->field_bytes;
+}
+
+size_t
+signature_size(const AttrMap& attrs)
+{
+  if (keys::attr_int(attrs, ck::k_key_type) == ck::k_k_ec) {
+    return 2 * ec_field_bytes(attrs);
+  }
+  return (modulus_bits(attrs) + 7) / 8;
+}
+
+} // namespace ptool::p11

@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "pkcs11/module.hpp"
+
+#include <cstdlib>
+
+#include "core/crypto/crypto.hpp"
+#include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+
+namespace ptool::p11 {
+
+Module&
+Module::instance()
+{
+  // Never destroyed: a host may call into us from atexit handlers after static destruction.
+  static Module* module = new Module();  // NOLINT(cppcoreguidelines-owning-memory)
+  return *module;
+}
+
+void
+Module::initialize()
+{
+  if (m_initialized && m_pid != ::getpid()) {
+    abandon_after_fork();
+  }
+  if (m_initialized) {
+    fail(CKR_CRYPTOKI_ALREADY_INITIALIZED);
+  }
+  log_init();
+  // tss2 logs errors (wrong PIN, unreachable TPM) to stderr on its own; a host like ssh
+  // would show that to the user. Keep it quiet unless the user asked for either log.
+  if (!log_enabled(LogLevel::k_warn)) {
+    ::setenv("TSS2_LOG", "all+NONE", 0);
+  }
+  m_initialized = true;
+  m_pid = ::getpid();
+  log(LogLevel::k_debug, "C_Initialize (store and TPM not touched yet)");
+}
+
+void
+Module::finalize()
+{
+  drop_all();
+  m_initialized = false;
+  log(LogLevel::k_debug, "C_Finalize");
+}
+
+void
+Module::check_initialized()
+{
+  if (m_initialized && m_pid != ::getpid()) {
+    abandon_after_fork();
+  }
+  if (!m_initialized) {
+    fail(CKR_CRYPTOKI_NOT_INITIALIZED);
+  }
+}
+
+void
+Module::drop_all() noexcept
+{
+  // Keys first (they live in the token's ESYS context), then the TPM side of each token.
+  m_sessions.clear();
+  for (auto& [slot, ts] : m_tokens) {
+    ts.pc.reset();
+    ts.esys.reset();
+  }
+  m_tokens.clear();
+}
+
+void
+Module::abandon_after_fork() noexcept
+{
+  // The TPM handles belong to the parent: do not flush them from the child. Leak the
+  // contexts on purpose and start from nothing.
+  for (auto& [h, s] : m_sessions) {
+    for (auto& [id, obj] : s.loaded) {
+      obj.release();
+    }
+  }
+  m_sessions.clear();
+  for (auto& [slot, ts] : m_tokens) {
+    (void)ts.pc.release();
+    (void)ts.esys.release();
+  }
+  m_tokens.clear();
+  m_initialized = false;
+}
+
+store::Store
+Module::open_store() const
+{
+  return store::Store::open(store::locate(std::nullopt), store::Store::Mode::k_read_only);
+}
+
+void
+Module::refresh_tokens()
+{
+  std::optional<store::Store> st;
+  std::vector<Token> rows;
+  try {
+    st.emplace(open_store());
+    rows = st->tokens_skipping([](const Error& e) {
+      log(LogLevel::k_warn, std::string("token skipped: ") + e.what());
+    });
+  } catch (const Error& e) {
+    log(LogLevel::k_info, std::string("no store: ") + e.what());
+  }
+  std::map<CK_SLOT_ID, bool> seen;
+  for (Token& t : rows) {
+    if (!t.config.token_init) {
+      continue;
+    }
+    auto slot = static_cast<CK_SLOT_ID>(t.id);
+    bool user_pin = false;
+    try {
+      auto seal = st->seal_object(t.id);
+      if (!seal) {
+        log(LogLevel::k_warn, "token " + std::to_string(t.id) + " has no seal object; skipped");
+        continue;
+      }
+      user_pin = seal->user.has_value();
+    } catch (const Error& e) {
+      log(LogLevel::k_warn, std::string("token skipped: ") + e.what());
+      continue;
+    }
+    TokenState& ts = m_tokens[slot];
+    ts.token = std::move(t);
+    ts.user_pin_set = user_pin;
+    if (ts.token.config.pss_sigs_good) {
+      ts.pss_good = ts.token.config.pss_sigs_good;
+    }
+    seen[slot] = true;
+  }
+  // Tokens gone from the store disappear, unless an application still has sessions on them.
+  for (auto it = m_tokens.begin(); it != m_tokens.end();) {
+    if (!seen.count(it->first) && session_count(it->first, false) == 0) {
+      it->second.pc.reset();
+      it->second.esys.reset();
+      it = m_tokens.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void
+Module::refresh_objects(TokenState& ts)
+{
+  std::map<int64_t, Object> objects;
+  try {
+    store::Store st = open_store();
+    for (Object& o : st.objects_skipping(ts.token.id, [](const Error& e) {
+           log(LogLevel::k_warn, std::string("object skipped: ") + e.what());
+         })) {
+      int64_t id = o.id;
+      objects.emplace(id, std::move(o));
+    }
+  } catch (const Error& e) {
+    log(LogLevel::k_warn, std::string("cannot read objects: ") + e.what());
+    return;  // keep what we had
+  }
+  ts.objects = std::move(objects);
+}
+
+TokenState&
+Module::token(CK_SLOT_ID slot)
+{
+  auto it = m_tokens.find(slot);
+  if (it == m_tokens.end()) {
+    // An application may use a slot id it remembers without listing slots first.
+    refresh_tokens();
+    it = m_tokens.find(slot);
+    if (it == m_tokens.end()) {
+      fail(CKR_SLOT_ID_INVALID);
+    }
+  }
+  return it->second;
+}
+
+Session&
+Module::session(CK_SESSION_HANDLE h)
+{
+  auto it = m_sessions.find(h);
+  if (it == m_sessions.end()) {
+    fail(CKR_SESSION_HANDLE_INVALID);
+  }
+  return it->second;
+}
+
+Session&
+Module::open_session(CK_SLOT_ID slot, CK_FLAGS flags)
+{
+  CK_SESSION_HANDLE h = m_next_session++;
+  Session& s = m_sessions[h];
+  s.handle = h;
+  s.slot = slot;
+  s.flags = flags;
+  return s;
+}
+
+void
+Module::close_session(CK_SESSION_HANDLE h)
+{
+  auto it = m_sessions.find(h);
+  if (it == m_sessions.end()) {
+    fail(CKR_SESSION_HANDLE_INVALID);
+  }
+  CK_SLOT_ID slot = it->second.slot;
+  m_sessions.erase(it);  // flushes its loaded keys
+  // PKCS#11: closing the last session of a token logs the application out.
+  auto ts = m_tokens.find(slot);
+  if (ts != m_tokens.end() && session_count(slot, false) == 0) {
+    logout(ts->second);
+  }
+}
+
+void
+Module::close_sessions_of(CK_SLOT_ID slot)
+{
+  std::erase_if(m_sessions, [&](const auto& entry) { return entry.second.slot == slot; });
+  auto ts = m_tokens.find(slot);
+  if (ts != m_tokens.end()) {
+    logout(ts->second);
+  }
+}
+
+size_t
+Module::session_count(CK_SLOT_ID slot, bool rw_only) const
+{
+  size_t n = 0;
+  for (const auto& [h, s] : m_sessions) {
+    if (s.slot == slot && (!rw_only || (s.flags & CKF_RW_SESSION))) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+const Object&
+Module::object(Session& s, CK_OBJECT_HANDLE handle)
+{
+  TokenState& ts = token(s.slot);
+  auto id = static_cast<int64_t>(handle);
+  auto it = ts.objects.find(id);
+  if (it == ts.objects.end()) {
+    // A handle from an earlier module instance or another session: read the store again.
+    refresh_objects(ts);
+    it = ts.objects.find(id);
+  }
+  if (it == ts.objects.end()) {
+    fail(CKR_OBJECT_HANDLE_INVALID);
+  }
+  if (keys::attr_bool(it->second.attrs, ck::k_private).value_or(true) && !ts.private_visible()) {
+    fail(CKR_OBJECT_HANDLE_INVALID);
+  }
+  return it->second;
+}
+
+tpm::PrimaryContext&
+Module::tpm(TokenState& ts)
+{
+  if (!ts.pc) {
+    std::optional<Primary> primary = open_store().primary(ts.token.pid);
+    if (!primary) {
+      log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + " names a missing primary");
+      fail(CKR_DEVICE_ERROR);
+    }
+    auto tcti = tpm::resolve_tcti(ts.token.config.tcti);
+    log(LogLevel::k_debug, "opening the TPM for token " + std::to_string(ts.token.id));
+    ts.esys = std::make_unique<tpm::EsysContext>(tcti);
+    const char* owner = std::getenv("TPM2_PKCS11_OWNER_AUTH");
+    SecureBytes owner_auth = SecureBytes::from(owner ? owner : "");
+    try {
+      ts.pc = std::make_unique<tpm::PrimaryContext>(ts.esys->get(), *primary, owner_auth);
+    } catch (...) {
+      ts.esys.reset();
+      throw;
+    }
+  }
+  return *ts.pc;
+}
+
+void
+Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
+{
+  std::optional<SealObject> seal = open_store().seal_object(ts.token.id);
+  if (!seal) {
+    fail(CKR_GENERAL_ERROR);
+  }
+  if (!so && !seal->user) {
+    fail(CKR_USER_PIN_NOT_INITIALIZED);
+  }
+  ts.wrapping_key = tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin);
+}
+
+void
+Module::logout(TokenState& ts)
+{
+  for (auto& [h, s] : m_sessions) {
+    if (s.slot == static_cast<CK_SLOT_ID>(ts.token.id)) {
+      s.loaded.clear();
+      s.op = Operation{};
+    }
+  }
+  ts.login = TokenState::Login::k_none;
+  ts.wrapping_key = SecureBytes();
+  ts.pc.reset();
+  ts.esys.reset();
+}
+
+ESYS_TR
+Module::load_key(Session& s, TokenState& ts, const Object& obj)
+{
+  auto it = s.loaded.find(obj.id);
+  if (it != s.loaded.end()) {
+    return it->second.get();
+  }
+  const Bytes* pub = keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob);
+  const Bytes* priv = keys::attr_bytes(obj.attrs, ck::k_tpm2_priv_blob);
+  const Bytes* enc = keys::attr_bytes(obj.attrs, ck::k_tpm2_objauth_enc);
+  if (!pub || !priv || !enc) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  if (ts.wrapping_key.empty()) {
+    if (!ts.token.config.empty_user_pin) {
+      fail(CKR_USER_NOT_LOGGED_IN);
+    }
+    unseal(ts, {}, false);
+  }
+  tpm::PrimaryContext& pc = tpm(ts);
+  tpm::TpmObject key = pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv));
+  SecureBytes auth = crypto::unwrap_auth(ts.wrapping_key, to_string(*enc));
+  tpm::set_auth(ts.esys->get(), key.get(), auth);
+  log(LogLevel::k_debug, "loaded key object " + std::to_string(obj.id));
+  ESYS_TR tr = key.get();
+  s.loaded.emplace(obj.id, std::move(key));
+  return tr;
+}
+
+bool
+Module::pss_good(TokenState& ts)
+{
+  if (!ts.pss_good) {
+    tpm(ts);
+    ts.pss_good = tpm::pss_sigs_good(ts.esys->get());
+  }
+  return *ts.pss_good;
+}
+
+} // namespace ptool::p11

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sys/types.h>
+#include <unistd.h>
+#include <vector>
+
+#include "core/model.hpp"
+#include "core/secure_bytes.hpp"
+#include "core/tpm/esys.hpp"
+#include "core/tpm/token_ops.hpp"
+#include "pkcs11/mechanisms.hpp"
+#include "pkcs11/p11.hpp"
+#include "store/store.hpp"
+
+namespace ptool::p11 {
+
+// One initialized token of the store = one slot (slot id = tokens.id). The TPM side
+// (ESYS context, primary, salted session) exists only from the first login or private-key
+// operation until logout / the last session closes / C_Finalize.
+struct TokenState
+{
+  Token token;
+  bool user_pin_set = false;
+  enum class Login { k_none, k_user, k_so } login = Login::k_none;
+  SecureBytes wrapping_key;                    // set while unsealed (login or empty-user-pin)
+  std::optional<bool> pss_good;                // from the config, else probed once
+  std::map<int64_t, Object> objects;           // store rows as of the last read
+  // Declared in construction order: pc uses esys, so it is destroyed first.
+  std::unique_ptr<tpm::EsysContext> esys;
+  std::unique_ptr<tpm::PrimaryContext> pc;
+
+  bool private_visible() const
+  {
+    return login == Login::k_user || token.config.empty_user_pin;
+  }
+};
+
+// A sign / verify / decrypt operation between its Init and its final call.
+struct Operation
+{
+  enum class Kind { k_none, k_sign, k_verify, k_decrypt } kind = Kind::k_none;
+  const Mechanism* mech = nullptr;
+  int64_t key = 0;
+  std::string_view pss_md;  // PSS / OAEP hash (from the parameters)
+  size_t salt_len = 0;
+  Bytes label;              // OAEP label
+  Bytes data;               // collected by the Update calls
+  std::optional<SecureBytes> result;  // decrypt output kept while the caller's buffer is short
+};
+
+struct Session
+{
+  CK_SESSION_HANDLE handle = 0;
+  CK_SLOT_ID slot = 0;
+  CK_FLAGS flags = 0;
+  bool finding = false;
+  std::vector<CK_OBJECT_HANDLE> found;
+  size_t found_pos = 0;
+  Operation op;
+  // Keys loaded in the TPM for this session; flushed when the session closes or the token
+  // logs out (before the token's ESYS context goes away).
+  std::map<int64_t, tpm::TpmObject> loaded;
+};
+
+// All module state, guarded by one mutex (entry.cpp holds it for the whole call).
+class Module
+{
+public:
+  static Module& instance();
+  std::mutex& mutex() { return m_mutex; }
+
+  // C_Initialize / C_Finalize bodies (mutex held).
+  void initialize();
+  void finalize();
+  // Throws CKR_CRYPTOKI_NOT_INITIALIZED unless initialized in this process. A child after
+  // fork() sees the parent's state as gone: it must call C_Initialize itself.
+  void check_initialized();
+  bool initialized() const { return m_initialized && m_pid == ::getpid(); }
+
+  // Store reads. refresh_tokens: the token list (keeps login state of known tokens).
+  void refresh_tokens();
+  void refresh_objects(TokenState& ts);
+  store::Store open_store() const;
+
+  TokenState& token(CK_SLOT_ID slot);  // CKR_SLOT_ID_INVALID when unknown
+  std::map<CK_SLOT_ID, TokenState>& tokens() { return m_tokens; }
+
+  Session& session(CK_SESSION_HANDLE h);  // CKR_SESSION_HANDLE_INVALID when unknown
+  Session& open_session(CK_SLOT_ID slot, CK_FLAGS flags);
+  void close_session(CK_SESSION_HANDLE h);
+  void close_sessions_of(CK_SLOT_ID slot);
+  size_t session_count(CK_SLOT_ID slot, bool rw_only) const;
+
+  // The store row behind `handle` if the session may see it, else CKR_OBJECT_HANDLE_INVALID.
+  const Object& object(Session& s, CK_OBJECT_HANDLE handle);
+
+  // TPM side of a token, opened on first use.
+  tpm::PrimaryContext& tpm(TokenState& ts);
+  // Unseals the wrapping key with `pin` (SO or user seal object).
+  void unseal(TokenState& ts, std::span<const uint8_t> pin, bool so);
+  // Flushes every key loaded for the token, wipes the key, closes the TPM side.
+  void logout(TokenState& ts);
+  // The key loaded in the TPM for `obj` (its auth set), loading it on first use.
+  ESYS_TR load_key(Session& s, TokenState& ts, const Object& obj);
+  bool pss_good(TokenState& ts);
+
+private:
+  void drop_all() noexcept;
+  void abandon_after_fork() noexcept;
+
+  std::mutex m_mutex;
+  bool m_initialized = false;
+  pid_t m_pid = 0;
+  std::map<CK_SLOT_ID, TokenState> m_tokens;
+  std::map<CK_SESSION_HANDLE, Session> m_sessions;
+  CK_SESSION_HANDLE m_next_session = 1;
+};
+
+} // namespace ptool::p11

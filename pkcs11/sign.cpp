@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// C_Sign* (in the TPM) and C_Verify* (in software, from the public attributes).
+#include <algorithm>
+#include <cstring>
+
+#include "core/crypto/pk.hpp"
+#include "core/keys/openssl_key.hpp"
+#include "core/tpm/sign.hpp"
+#include "pkcs11/api.hpp"
+#include "pkcs11/key_use.hpp"
+
+namespace ptool::p11 {
+
+namespace {
+
+using Family = Mechanism::Family;
+
+Bytes
+to_be_signed(const Operation& op, std::span<const uint8_t> data)
+{
+  if (op.mech->md.empty()) {
+    return Bytes(data.begin(), data.end());
+  }
+  return crypto::digest(op.mech->md, data);
+}
+
+// Raw CKM_ECDSA input as a digest the TPM accepts: a hash-sized value is used as is; other
+// lengths become the curve size (leftmost bytes, or left zero padding — the same integer).
+Bytes
+ecdsa_digest(Bytes tbs, size_t field)
+{
+  if (tpm::hash_by_digest_size(tbs.size()) != TPM2_ALG_NULL) {
+    return tbs;
+  }
+  size_t want = tpm::hash_by_digest_size(field) != TPM2_ALG_NULL ? field : 64;
+  if (tbs.size() > want) {
+    if (tbs.size() > field) {
+      tbs.resize(field);
+    }
+    if (tbs.size() > want) {
+      fail(CKR_DATA_LEN_RANGE);
+    }
+  }
+  tbs.insert(tbs.begin(), want - tbs.size(), 0);
+  return tbs;
+}
+
+// Pads a raw RSA result to the modulus size (the TPM may drop leading zeros).
+Bytes
+modulus_sized(const SecureBytes& raw, size_t k)
+{
+  Bytes out(k > raw.size() ? k - raw.size() : 0, 0);
+  out.insert(out.end(), raw.begin(), raw.end());
+  return out;
+}
+
+Bytes
+tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t> data)
+{
+  const Operation& op = s.op;
+  TokenState& ts = m.token(s.slot);
+  ESYS_TR key = m.load_key(s, ts, obj);
+  ESYS_CONTEXT* ctx = ts.esys->get();
+  tpm::Session& session = ts.pc->session();
+  Bytes tbs = to_be_signed(op, data);
+  switch (op.mech->family) {
+  case Family::k_ecdsa: {
+    size_t field = ec_field_bytes(obj.attrs);
+    Bytes d = ecdsa_digest(std::move(tbs), field);
+    return tpm::sign_ecdsa(ctx, key, session, tpm::hash_by_digest_size(d.size()), d, field);
+  }
+  case Family::k_rsa_pkcs: {
+    if (!op.mech->md.empty()) {
+      return tpm::sign_rsa(ctx, key, session, TPM2_ALG_RSASSA, tpm_hash(op.mech->md), tbs);
+    }
+    // The caller passes the DigestInfo (OpenSSH does): pad here, raw RSA in the TPM.
+    size_t k = (modulus_bits(obj.attrs) + 7) / 8;
+    if (tbs.size() + 11 > k) {
+      fail(CKR_DATA_LEN_RANGE);
+    }
+    Bytes em = crypto::pkcs1_type1_pad(tbs, k);
+    return modulus_sized(tpm::rsa_decrypt(ctx, key, session, TPM2_ALG_NULL, TPM2_ALG_NULL, em), k);
+  }
+  case Family::k_rsa_pss: {
+    if (tbs.size() != crypto::digest_size(op.pss_md)) {
+      fail(CKR_DATA_LEN_RANGE);
+    }
+    if (op.salt_len == tbs.size() && m.pss_good(ts)) {
+      return tpm::sign_rsa(ctx, key, session, TPM2_ALG_RSAPSS, tpm_hash(op.pss_md), tbs);
+    }
+    // This TPM's PSS salt is not the hash length (or another salt was asked for): encode
+    // PSS in software and sign the block with raw RSA.
+    size_t bits = modulus_bits(obj.attrs);
+    Bytes em = crypto::pss_encode(op.pss_md, tbs, op.salt_len, bits);
+    return modulus_sized(tpm::rsa_decrypt(ctx, key, session, TPM2_ALG_NULL, TPM2_ALG_NULL, em),
+                         (bits + 7) / 8);
+  }
+  case Family::k_rsa_oaep:
+    break;
+  }
+  fail(CKR_MECHANISM_INVALID);
+}
+
+CK_RV
+sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
+         CK_ULONG_PTR sig_len)
+{
+  return finishing(s, [&](bool& keep) -> CK_RV {
+    const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
+    size_t size = signature_size(obj.attrs);
+    if (!sig) {
+      *sig_len = size;
+      keep = true;
+      return CKR_OK;
+    }
+    if (*sig_len < size) {
+      *sig_len = size;
+      return CKR_BUFFER_TOO_SMALL;
+    }
+    Bytes out = tpm_signature(m, s, obj, data);
+    std::memcpy(sig, out.data(), out.size());
+    *sig_len = out.size();
+    return CKR_OK;
+  });
+}
+
+CK_RV
+verify_all(Module& m, Session& s, std::span<const uint8_t> data, std::span<const uint8_t> sig)
+{
+  return finishing(s, [&](bool&) -> CK_RV {
+    const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
+    const Operation& op = s.op;
+    if (sig.size() != signature_size(obj.attrs)) {
+      return CKR_SIGNATURE_LEN_RANGE;
+    }
+    auto key = keys::public_key_from_attrs(obj.attrs);
+    if (!key) {
+      return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    Bytes tbs = to_be_signed(op, data);
+    bool ok = false;
+    switch (op.mech->family) {
+    case Family::k_ecdsa:
+      ok = crypto::verify(key->get(), crypto::SigKind::k_ecdsa_raw, "", 0, tbs, sig);
+      break;
+    case Family::k_rsa_pkcs:
+      ok = crypto::verify(key->get(), crypto::SigKind::k_rsa_pkcs1, op.mech->md, 0, tbs, sig);
+      break;
+    case Family::k_rsa_pss:
+      if (tbs.size() != crypto::digest_size(op.pss_md)) {
+        return CKR_DATA_LEN_RANGE;
+      }
+      ok = crypto::verify(key->get(), crypto::SigKind::k_rsa_pss, op.pss_md, op.salt_len, tbs,
+                          sig);
+      break;
+    case Family::k_rsa_oaep:
+      return CKR_MECHANISM_INVALID;
+    }
+    return ok ? CKR_OK : CKR_SIGNATURE_INVALID;
+  });
+}
+
+Session&
+active(Module& m, CK_SESSION_HANDLE h, Operation::Kind kind)
+{
+  Session& s = m.session(h);
+  if (s.op.kind != kind) {
+    fail(CKR_OPERATION_NOT_INITIALIZED);
+  }
+  return s;
+}
+
+std::span<const uint8_t>
+bytes(CK_BYTE_PTR p, CK_ULONG len)
+{
+  if (!p && len) {
+    fail(CKR_ARGUMENTS_BAD);
+  }
+  return {p, p ? len : 0};
+}
+
+} // namespace
+
+CK_RV
+sign_init(Module& m, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+  start_operation(m, m.session(h), mech, key, KeyUse::k_sign);
+  return CKR_OK;
+}
+
+CK_RV
+sign(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+     CK_ULONG_PTR sig_len)
+{
+  Session& s = active(m, h, Operation::Kind::k_sign);
+  if (!sig_len) {
+    return CKR_ARGUMENTS_BAD;
+  }
+  return sign_all(m, s, bytes(data, len), sig, sig_len);
+}
+
+CK_RV
+sign_update(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG len)
+{
+  Session& s = active(m, h, Operation::Kind::k_sign);
+  auto in = bytes(part, len);
+  s.op.data.insert(s.op.data.end(), in.begin(), in.end());
+  return CKR_OK;
+}
+
+CK_RV
+sign_final(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+  Session& s = active(m, h, Operation::Kind::k_sign);
+  if (!sig_len) {
+    return CKR_ARGUMENTS_BAD;
+  }
+  Bytes data = s.op.data;
+  return sign_all(m, s, data, sig, sig_len);
+}
+
+CK_RV
+verify_init(Module& m, CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+  start_operation(m, m.session(h), mech, key, KeyUse::k_verify);
+  return CKR_OK;
+}
+
+CK_RV
+verify(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+       CK_ULONG sig_len)
+{
+  Session& s = active(m, h, Operation::Kind::k_verify);
+  return verify_all(m, s, bytes(data, len), bytes(sig, sig_len));
+}
+
+CK_RV
+verify_update(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR part, CK_ULONG len)
+{
+  Session& s = active(m, h, Operation::Kind::k_verify);
+  auto in = bytes(part, len);
+  s.op.data.insert(s.op.data.end(), in.begin(), in.end());
+  return CKR_OK;
+}
+
+CK_RV
+verify_final(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sig_len)
+{
+  Session& s = active(m, h, Operation::Kind::k_verify);
+  Bytes data = s.op.data;
+  return verify_all(m, s, data, bytes(sig, sig_len));
+}
+
+} // namespace ptool::p11
