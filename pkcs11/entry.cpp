@@ -17,7 +17,7 @@ rv_from(const Error& e)
   log(LogLevel::k_warn, std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
   switch (e.code()) {
   case ExitCode::k_auth:
-    return e.hint().find("lockout") != std::string::npos ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
+    return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
   case ExitCode::k_tcti:
     return CKR_DEVICE_ERROR;
   case ExitCode::k_usage:

@@ -6,6 +6,13 @@
 
 namespace ptool::p11 {
 
+bool
+is_lockout(const Error& e)
+{
+  // check_rc gives TPM2_RC_LOCKOUT this hint; a wrong PIN's hint only mentions lockout.
+  return e.hint().rfind("the TPM is in dictionary-attack lockout", 0) == 0;
+}
+
 CK_RV
 open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out)
 {
@@ -15,10 +22,7 @@ open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR o
   if (!(flags & CKF_SERIAL_SESSION)) {
     return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
   }
-  TokenState& ts = m.token(slot);
-  if (ts.login == TokenState::Login::k_so && !(flags & CKF_RW_SESSION)) {
-    return CKR_SESSION_READ_WRITE_SO_EXISTS;
-  }
+  m.token(slot);
   *out = m.open_session(slot, flags).handle;
   return CKR_OK;
 }
@@ -87,9 +91,8 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
     return (ts.login == L::k_user) == (user == CKU_USER) ? CKR_USER_ALREADY_LOGGED_IN
                                                          : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
   }
-  if (user == CKU_SO && m.session_count(s.slot, false) != m.session_count(s.slot, true)) {
-    return CKR_SESSION_READ_ONLY_EXISTS;
-  }
+  // No CKR_SESSION_READ_ONLY_EXISTS for SO: nothing here writes, and pkcs11-tool logs the
+  // SO in on a read-only session.
   bool so = user == CKU_SO;
   try {
     m.unseal(ts, std::span<const uint8_t>(pin, pin ? pin_len : 0), so);
@@ -99,7 +102,7 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
       m.logout(ts);  // close the TPM again: nothing else needs it
     }
     if (e.code() == ExitCode::k_auth) {
-      return e.hint().find("lockout") != std::string::npos ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
+      return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
     }
     throw;
   }
