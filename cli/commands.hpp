@@ -16,6 +16,18 @@ void add_ssh_pubkey(CLI::App& app, const GlobalOptions& g);
 void add_verify(CLI::App& app, const GlobalOptions& g);
 void add_changepin(CLI::App& app, const GlobalOptions& g);
 void add_initpin(CLI::App& app, const GlobalOptions& g);
+void add_destroy(CLI::App& app, const GlobalOptions& g);
+void add_dbup(CLI::App& app, const GlobalOptions& g);
+void add_rmtoken(CLI::App& app, const GlobalOptions& g);
+void add_addemptytoken(CLI::App& app, const GlobalOptions& g);
+void add_config(CLI::App& app, const GlobalOptions& g);
+void add_listprimaries(CLI::App& app, const GlobalOptions& g);
+void add_listtokens(CLI::App& app, const GlobalOptions& g);
+void add_listobjects(CLI::App& app, const GlobalOptions& g);
+void add_addcert(CLI::App& app, const GlobalOptions& g);
+void add_objmod(CLI::App& app, const GlobalOptions& g);
+void add_objdel(CLI::App& app, const GlobalOptions& g);
+void add_rmkey(CLI::App& app, const GlobalOptions& g);
 
 void add_all_commands(CLI::App& app, const GlobalOptions& g);
 

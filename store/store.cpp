@@ -584,11 +584,61 @@ Store::update_seal_so(int64_t tokid, const SealBlobs& so)
 }
 
 void
+Store::update_object_attrs(int64_t id, const AttrMap& attrs)
+{
+  Stmt st(*this, "UPDATE tobjects SET attrs=? WHERE id=?");
+  st.bind(1, emit_attrs(attrs)).bind(2, id);
+  st.step();
+}
+
+void
 Store::update_token_config(int64_t id, const TokenConfig& config)
 {
   Stmt st(*this, "UPDATE tokens SET config=? WHERE id=?");
   st.bind(1, emit_token_config(config)).bind(2, id);
   st.step();
+}
+
+bool
+Store::delete_object(int64_t id)
+{
+  Stmt st(*this, "DELETE FROM tobjects WHERE id=?");
+  st.bind(1, id);
+  st.step();
+  return sqlite3_changes(m_db.get()) > 0;
+}
+
+bool
+Store::delete_token(int64_t id)
+{
+  Stmt objs(*this, "DELETE FROM tobjects WHERE tokid=?");
+  objs.bind(1, id);
+  objs.step();
+  Stmt seals(*this, "DELETE FROM sealobjects WHERE tokid=?");
+  seals.bind(1, id);
+  seals.step();
+  Stmt st(*this, "DELETE FROM tokens WHERE id=?");
+  st.bind(1, id);
+  st.step();
+  return sqlite3_changes(m_db.get()) > 0;
+}
+
+bool
+Store::delete_primary(int64_t id)
+{
+  // Plain SQL rather than tokens(): a token row we cannot parse must still go.
+  for (const char* sql : {"DELETE FROM tobjects WHERE tokid IN (SELECT id FROM tokens WHERE pid=?)",
+                          "DELETE FROM sealobjects WHERE tokid IN "
+                          "(SELECT id FROM tokens WHERE pid=?)",
+                          "DELETE FROM tokens WHERE pid=?"}) {
+    Stmt child(*this, sql);
+    child.bind(1, id);
+    child.step();
+  }
+  Stmt st(*this, "DELETE FROM pobjects WHERE id=?");
+  st.bind(1, id);
+  st.step();
+  return sqlite3_changes(m_db.get()) > 0;
 }
 
 Transaction::Transaction(Store& store) : m_store(store)

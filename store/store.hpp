@@ -57,11 +57,18 @@ public:
   int64_t insert_seal_object(const SealObject& seal);
   int64_t insert_object(int64_t tokid, const AttrMap& attrs);
 
+  // Updates and deletes; call inside a Transaction. Deletes return false when no row
+  // matched. Children go with their parent (explicitly, so stores whose foreign keys
+  // predate ON DELETE CASCADE are cleaned too): primary -> tokens -> seal objects, objects.
+  void update_object_attrs(int64_t id, const AttrMap& attrs);
+  void update_token_config(int64_t id, const TokenConfig& config);
+  bool delete_object(int64_t id);
+  bool delete_token(int64_t id);
+  bool delete_primary(int64_t id);
   // Replace one seal object (blobs + salt) of token `tokid` (by tokid, not sealobjects.id:
   // upstream's tool gets this wrong). Throw not-found when the token has no seal row.
   void update_seal_user(int64_t tokid, const SealBlobs& user);
   void update_seal_so(int64_t tokid, const SealBlobs& so);
-  void update_token_config(int64_t id, const TokenConfig& config);
 
   // Runs one statement without results (schema, deletes); throws Error on failure.
   void exec(const char* sql);

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool destroy: remove a primary object with all its tokens and objects from the
+// store, and evict its persistent handle from the TPM.
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/token_args.hpp"
+#include "core/error.hpp"
+#include "core/tpm/evict.hpp"
+#include "core/tpm/esys.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+struct DestroyOptions
+{
+  int64_t pid = 0;
+  bool yes = false;
+  bool keep_handle = false;
+  SecretOption hierarchy_auth{"--hierarchy-auth", "TPM2_PTOOL_HIERARCHY_AUTH",
+                              "owner hierarchy auth"};
+};
+
+std::string
+hex_handle(uint32_t h)
+{
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", h);
+  return buf;
+}
+
+// Upstream's y/N question; only a line starting with y or Y proceeds.
+bool
+confirm(const std::string& question)
+{
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return false;
+  }
+  return !line.empty() && (line[0] == 'y' || line[0] == 'Y');
+}
+
+void
+run_destroy(const DestroyOptions& o, const GlobalOptions& g)
+{
+  if (!o.yes && !isatty(STDIN_FILENO)) {
+    throw_usage("destroy deletes the primary and everything under it; refusing without a "
+                "terminal to confirm",
+                "add --yes to confirm in scripts");
+  }
+  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  Primary primary = find_primary(st, o.pid);
+  uint32_t handle = primary.transient ? 0 : tpm::handle_of_serialized_tr(primary.esys_tr);
+  if (handle != 0 && !o.keep_handle) {
+    for (const Primary& other : st.primaries()) {
+      if (other.id != primary.id && !other.transient
+          && tpm::handle_of_serialized_tr(other.esys_tr) == handle) {
+        throw Error(ExitCode::k_general,
+                    "primary " + std::to_string(other.id) + " also uses persistent handle "
+                      + hex_handle(handle) + "; evicting it would break that primary's tokens",
+                    "use --keep-handle to remove only primary " + std::to_string(primary.id)
+                      + "'s rows and leave the handle in the TPM");
+      }
+    }
+  }
+  SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
+  if (!o.yes) {
+    std::string what = "This will delete the primary object of id \"" + std::to_string(o.pid)
+                       + "\" and all associated data from " + st.path().string();
+    if (handle != 0 && !o.keep_handle) {
+      what += " and evict persistent handle " + hex_handle(handle);
+    }
+    if (!confirm(what)) {
+      std::cerr << "tpm2-ptool: nothing changed\n";
+      return;
+    }
+  }
+
+  // Delete first inside the transaction, evict, then commit: a refused eviction (wrong
+  // hierarchy auth) rolls the rows back, so store and TPM never disagree.
+  store::Transaction tx(st);
+  st.delete_primary(primary.id);
+  if (handle != 0 && !o.keep_handle) {
+    tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+    if (tpm::evict_persistent(ctx.get(), primary.esys_tr, hierarchy_auth)
+        == tpm::EvictResult::k_not_present) {
+      std::cerr << "tpm2-ptool: warning: persistent handle " << hex_handle(handle)
+                << " was already gone from the TPM; removed the store rows only\n";
+    }
+  }
+  tx.commit();
+}
+
+} // namespace
+
+void
+add_destroy(CLI::App& app, const GlobalOptions& g)
+{
+  auto opts = std::make_shared<DestroyOptions>();
+  CLI::App* sub = app.add_subcommand(
+    "destroy", "Remove a primary object with its tokens and objects, and evict it from the TPM");
+  sub->footer("Example: tpm2-ptool destroy --pid 1 --yes");
+  sub->add_option("--pid", opts->pid, "id of the primary object (see listprimaries)")->required();
+  add_secret_option(sub, opts->hierarchy_auth, "owner hierarchy auth (needed to evict)");
+  sub->add_flag("--yes,-y", opts->yes, "do not ask for confirmation");
+  sub->add_flag("--keep-handle", opts->keep_handle,
+                "remove the store rows only; leave the persistent handle in the TPM");
+  sub->callback([opts, &g]() { run_destroy(*opts, g); });
+}
+
+} // namespace ptool::cli

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool listobjects: the objects (keys, certificates) of a token, printed as upstream
+// prints them, except CKA_ID: a plain string rather than upstream's one-element list.
+#include <iostream>
+#include <memory>
+
+#include "cli/ck_names.hpp"
+#include "cli/commands.hpp"
+#include "cli/pyyaml.hpp"
+#include "cli/token_args.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/pkcs11_ids.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+YamlNode
+describe(const Object& o)
+{
+  std::vector<std::pair<YamlNode, YamlNode>> d;
+  d.emplace_back(YamlNode::string("id"), YamlNode::integer(o.id));
+  const Bytes* label = keys::attr_bytes(o.attrs, ck::k_label);
+  d.emplace_back(YamlNode::string("CKA_LABEL"),
+                 YamlNode::string(label ? to_string(*label) : std::string()));
+  auto cls = keys::attr_int(o.attrs, ck::k_class);
+  d.emplace_back(YamlNode::string("CKA_CLASS"),
+                 cls ? YamlNode::string(cko_name(*cls)) : YamlNode::null());
+  if (const Bytes* id = keys::attr_bytes(o.attrs, ck::k_id)) {
+    d.emplace_back(YamlNode::string("CKA_ID"), YamlNode::string(to_hex(*id)));
+  }
+  if (auto type = keys::attr_int(o.attrs, ck::k_key_type)) {
+    d.emplace_back(YamlNode::string("CKA_KEY_TYPE"), YamlNode::string(ckk_name(*type)));
+  }
+  return YamlNode::map(std::move(d));
+}
+
+void
+run_listobjects(const std::string& label, const GlobalOptions& g)
+{
+  store::Store st = open_store(g, store::Store::Mode::k_read_only);
+  Token token = find_token(st, label);
+  std::vector<YamlNode> out;
+  for (const Object& o : st.objects(token.id)) {
+    out.push_back(describe(o));
+  }
+  if (!out.empty()) {
+    std::cout << pyyaml_dump(YamlNode::seq(std::move(out))) << "\n";
+  }
+}
+
+} // namespace
+
+void
+add_listobjects(CLI::App& app, const GlobalOptions& g)
+{
+  auto label = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("listobjects", "List the objects (keys, certificates) of a token");
+  sub->add_option("--label", *label, "label of the token")->required();
+  sub->callback([label, &g]() { run_listobjects(*label, g); });
+}
+
+} // namespace ptool::cli
