@@ -41,7 +41,7 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
       }
       TokenState& ts = m.token(s.slot);
-      ESYS_TR key = m.load_key(s, ts, obj);
+      ESYS_TR key = m.load_key(ts, obj);
       bool oaep = s.op.mech->family == Mechanism::Family::k_rsa_oaep;
       std::span<const uint8_t> cipher(in, in_len);
       try {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "pkcs11/module.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/crypto/crypto.hpp"
@@ -63,6 +64,7 @@ Module::drop_all() noexcept
   // Keys first (they live in the token's ESYS context), then the TPM side of each token.
   m_sessions.clear();
   for (auto& [slot, ts] : m_tokens) {
+    ts.loaded.clear();
     ts.pc.reset();
     ts.esys.reset();
   }
@@ -74,13 +76,11 @@ Module::abandon_after_fork() noexcept
 {
   // The TPM handles belong to the parent: do not flush them from the child. Leak the
   // contexts on purpose and start from nothing.
-  for (auto& [h, s] : m_sessions) {
-    for (auto& [id, obj] : s.loaded) {
-      obj.release();
-    }
-  }
   m_sessions.clear();
   for (auto& [slot, ts] : m_tokens) {
+    for (auto& [id, obj] : ts.loaded) {
+      obj.release();
+    }
     (void)ts.pc.release();
     (void)ts.esys.release();
   }
@@ -208,7 +208,7 @@ Module::close_session(CK_SESSION_HANDLE h)
     fail(CKR_SESSION_HANDLE_INVALID);
   }
   CK_SLOT_ID slot = it->second.slot;
-  m_sessions.erase(it);  // flushes its loaded keys
+  m_sessions.erase(it);
   // PKCS#11: closing the last session of a token logs the application out.
   auto ts = m_tokens.find(slot);
   if (ts != m_tokens.end() && session_count(slot, false) == 0) {
@@ -300,10 +300,11 @@ Module::logout(TokenState& ts)
 {
   for (auto& [h, s] : m_sessions) {
     if (s.slot == static_cast<CK_SLOT_ID>(ts.token.id)) {
-      s.loaded.clear();
       s.op = Operation{};
     }
   }
+  ts.loaded.clear();
+  ts.last_use.clear();
   ts.login = TokenState::Login::k_none;
   ts.wrapping_key = SecureBytes();
   ts.pc.reset();
@@ -311,10 +312,11 @@ Module::logout(TokenState& ts)
 }
 
 ESYS_TR
-Module::load_key(Session& s, TokenState& ts, const Object& obj)
+Module::load_key(TokenState& ts, const Object& obj)
 {
-  auto it = s.loaded.find(obj.id);
-  if (it != s.loaded.end()) {
+  auto it = ts.loaded.find(obj.id);
+  if (it != ts.loaded.end()) {
+    ts.last_use[obj.id] = ++ts.use_counter;
     return it->second.get();
   }
   const Bytes* pub = keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob);
@@ -330,12 +332,31 @@ Module::load_key(Session& s, TokenState& ts, const Object& obj)
     unseal(ts, {}, false);
   }
   tpm::PrimaryContext& pc = tpm(ts);
-  tpm::TpmObject key = pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv));
+  TPM2B_PUBLIC tpub = tpm::unmarshal_public(*pub);
+  TPM2B_PRIVATE tpriv = tpm::unmarshal_private(*priv);
+  tpm::TpmObject key;
+  for (;;) {
+    try {
+      key = pc.load(tpub, tpriv);
+      break;
+    } catch (const Error& e) {
+      // Without a resource manager the TPM holds few objects: make room and try again.
+      if (ts.loaded.empty() || e.hint().rfind("the TPM has no free slots", 0) != 0) {
+        throw;
+      }
+      auto oldest = std::min_element(ts.last_use.begin(), ts.last_use.end(),
+                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+      log(LogLevel::k_debug, "TPM full: flushing key object " + std::to_string(oldest->first));
+      ts.loaded.erase(oldest->first);
+      ts.last_use.erase(oldest);
+    }
+  }
   SecureBytes auth = crypto::unwrap_auth(ts.wrapping_key, to_string(*enc));
   tpm::set_auth(ts.esys->get(), key.get(), auth);
   log(LogLevel::k_debug, "loaded key object " + std::to_string(obj.id));
   ESYS_TR tr = key.get();
-  s.loaded.emplace(obj.id, std::move(key));
+  ts.loaded.emplace(obj.id, std::move(key));
+  ts.last_use[obj.id] = ++ts.use_counter;
   return tr;
 }
 

@@ -33,6 +33,12 @@ struct TokenState
   // Declared in construction order: pc uses esys, so it is destroyed first.
   std::unique_ptr<tpm::EsysContext> esys;
   std::unique_ptr<tpm::PrimaryContext> pc;
+  // Keys loaded in the TPM, shared by the token's sessions (a TPM without resource manager
+  // holds only ~3 objects); flushed at logout, when the last session closes, at C_Finalize.
+  // Declared after pc and esys so they are flushed first.
+  std::map<int64_t, tpm::TpmObject> loaded;
+  std::map<int64_t, uint64_t> last_use;
+  uint64_t use_counter = 0;
 
   bool private_visible() const
   {
@@ -62,9 +68,6 @@ struct Session
   std::vector<CK_OBJECT_HANDLE> found;
   size_t found_pos = 0;
   Operation op;
-  // Keys loaded in the TPM for this session; flushed when the session closes or the token
-  // logs out (before the token's ESYS context goes away).
-  std::map<int64_t, tpm::TpmObject> loaded;
 };
 
 // All module state, guarded by one mutex (entry.cpp holds it for the whole call).
@@ -105,8 +108,9 @@ public:
   void unseal(TokenState& ts, std::span<const uint8_t> pin, bool so);
   // Flushes every key loaded for the token, wipes the key, closes the TPM side.
   void logout(TokenState& ts);
-  // The key loaded in the TPM for `obj` (its auth set), loading it on first use.
-  ESYS_TR load_key(Session& s, TokenState& ts, const Object& obj);
+  // The key loaded in the TPM for `obj` (its auth set), loading it on first use. When the
+  // TPM is out of object slots, the least recently used keys are flushed and it retries.
+  ESYS_TR load_key(TokenState& ts, const Object& obj);
   bool pss_good(TokenState& ts);
 
 private:

@@ -59,7 +59,7 @@ tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t>
 {
   const Operation& op = s.op;
   TokenState& ts = m.token(s.slot);
-  ESYS_TR key = m.load_key(s, ts, obj);
+  ESYS_TR key = m.load_key(ts, obj);
   ESYS_CONTEXT* ctx = ts.esys->get();
   tpm::Session& session = ts.pc->session();
   Bytes tbs = to_be_signed(op, data);
