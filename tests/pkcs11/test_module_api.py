@@ -4,6 +4,7 @@ re-initializing, concurrency, and no TPM objects left after C_Finalize."""
 
 import ctypes
 import hashlib
+import sqlite3
 import threading
 from ctypes import byref, c_ubyte, c_void_p
 
@@ -242,3 +243,29 @@ def test_more_keys_than_tpm_slots(mod, token):
             assert len(mod.sign(h, k, CKM_ECDSA_SHA256, b"x")) == 64
     mod.ok("Finalize", None)
     assert_no_tpm_leaks(token["tcti"])
+
+
+def test_unreadable_row_hides_only_that_object(swtpm_module, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    store.mkdir(mode=0o700)
+    tok = provision(swtpm_module.tcti, store, token="dmg",
+                    keys=(("ecc256", "good"), ("ecc256", "bad")))
+    db = sqlite3.connect(store / "tpm2_pkcs11.sqlite3")
+    with db:
+        db.execute("UPDATE tobjects SET attrs='not: [valid' WHERE id=(SELECT max(id) FROM tobjects)")
+    db.close()
+    for k, v in tok["env"].items():
+        if k.startswith(("TPM2", "HOME")):
+            monkeypatch.setenv(k, v)
+    mod = Module(module_path())
+    mod.ok("Initialize", None)
+    try:
+        [slot] = mod.slots()
+        h = mod.open(slot)
+        # The damaged row is the public object of "bad"; everything else is still there.
+        assert [mod.attribute(h, o, CKA_LABEL) for o in mod.find(h)] == [b"good"]
+        assert mod.login(h, USER_PIN) == 0
+        privs = sorted(mod.attribute(h, o, CKA_LABEL) for o in mod.find(h, CKO_PRIVATE_KEY))
+        assert privs == [b"bad", b"good"]
+    finally:
+        mod.Finalize(None)
