@@ -9,8 +9,11 @@ endif()
 
 add_library(ptool_settings INTERFACE)
 target_compile_options(ptool_settings INTERFACE -fstack-protector-strong)
-target_compile_definitions(ptool_settings INTERFACE
-  $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+if(NOT PTOOL_ENABLE_ASAN_UBSAN)
+  # ASan does not check the __*_chk variants fortify substitutes, so drop it there.
+  target_compile_definitions(ptool_settings INTERFACE
+    $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
+endif()
 target_link_options(ptool_settings INTERFACE -Wl,-z,relro -Wl,-z,now)
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 
