@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/spinner.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -68,6 +69,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   in.wrapped_auth = crypto::wrap_auth(key, objauth);
   tpm::CreatedObject created;
   try {
+    Spinner spin("creating the " + o.algorithm + " key in the TPM");
     created = pc.create(tpm::key_template(*alg), objauth, {}, true);
   } catch (const Error& e) {
     if (e.code() != ExitCode::k_unsupported) {

@@ -25,6 +25,9 @@ add_all_commands(CLI::App& app, const GlobalOptions& g)
   add_objdel(app, g);
   add_rmkey(app, g);
   add_ssh_pubkey(app, g);
+  add_ssh_config(app, g);
+  add_doctor(app, g);
+  add_completion(app, g);
 }
 
 } // namespace ptool::cli

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "cli/commands.hpp"
+#include "cli/spinner.hpp"
 #include "core/error.hpp"
 
 namespace {
@@ -16,16 +17,26 @@ namespace {
 std::string
 version_text()
 {
-  return std::string("tpm2-ptool " PTOOL_VERSION " (SQLite ") + sqlite3_libversion() + ", "
-         + OPENSSL_VERSION_TEXT + ")";
+  // tpm2-tss has no run-time version call; PTOOL_TSS2_VERSION is pkg-config's at build time.
+  return std::string("tpm2-ptool " PTOOL_VERSION "\n"
+                     "tpm2-tss " PTOOL_TSS2_VERSION " (ESAPI, built against), SQLite ")
+         + sqlite3_libversion() + ", " + OPENSSL_VERSION_TEXT;
+}
+
+// "error:" in bold red, "hint:" in cyan, only on a terminal and without NO_COLOR.
+std::string
+tag(const char* text, const char* sgr)
+{
+  static const bool colour = ptool::cli::use_colour(2);
+  return colour ? std::string("\033[") + sgr + "m" + text + "\033[0m" : std::string(text);
 }
 
 int
 report(const ptool::Error& e)
 {
-  std::cerr << "tpm2-ptool: error: " << e.what() << "\n";
+  std::cerr << "tpm2-ptool: " << tag("error:", "1;31") << " " << e.what() << "\n";
   if (!e.hint().empty()) {
-    std::cerr << "hint: " << e.hint() << "\n";
+    std::cerr << tag("hint:", "36") << " " << e.hint() << "\n";
   }
   return static_cast<int>(e.code());
 }
@@ -67,7 +78,7 @@ main(int argc, char** argv)
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "tpm2-ptool: error: " << e.what() << "\n"
+    std::cerr << "tpm2-ptool: " << tag("error:", "1;31") << " " << e.what() << "\n"
               << "hint: see 'tpm2-ptool --help'\n";
     return static_cast<int>(ptool::ExitCode::k_usage);
   } catch (const ptool::Error& e) {
@@ -76,7 +87,7 @@ main(int argc, char** argv)
     std::cerr << "tpm2-ptool: error: out of memory\n";
     return static_cast<int>(ptool::ExitCode::k_general);
   } catch (const std::exception& e) {
-    std::cerr << "tpm2-ptool: error: " << e.what() << "\n";
+    std::cerr << "tpm2-ptool: " << tag("error:", "1;31") << " " << e.what() << "\n";
     return static_cast<int>(ptool::ExitCode::k_general);
   }
 }

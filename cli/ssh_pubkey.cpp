@@ -9,6 +9,7 @@
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssh.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/keys/ssh_summary.hpp"
 
 namespace ptool::cli {
 
@@ -19,6 +20,8 @@ struct SshPubkeyOptions
   std::string label;
   std::optional<std::string> key_label;
   std::optional<std::string> id;
+  bool fingerprint = false;
+  std::optional<std::string> authorized_keys_options;
 };
 
 bool
@@ -39,6 +42,13 @@ matches(const AttrMap& attrs, const SshPubkeyOptions& o)
 void
 run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
 {
+  // One authorized_keys line per key: options with a line break would start a new line.
+  if (o.authorized_keys_options
+      && (o.authorized_keys_options->empty()
+          || o.authorized_keys_options->find_first_of("\r\n") != std::string::npos)) {
+    throw_usage("--authorized-keys-options must be one non-empty line",
+                "e.g. --authorized-keys-options 'from=\"10.0.0.0/8\",no-agent-forwarding'");
+  }
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
   Token token = find_token(st, o.label);
   // ssh-keygen -D lists the token's public-key objects in object order; so do we.
@@ -47,7 +57,12 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
     if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_public_key || !matches(obj.attrs, o)) {
       continue;
     }
-    if (auto line = keys::openssh_public_line(obj.attrs)) {
+    auto line = o.fingerprint ? keys::openssh_fingerprint_line(obj.attrs)
+                              : keys::openssh_public_line(obj.attrs);
+    if (line) {
+      if (o.authorized_keys_options) {
+        std::cout << *o.authorized_keys_options << " ";
+      }
       std::cout << *line << "\n";
       ++printed;
     }
@@ -67,11 +82,20 @@ add_ssh_pubkey(CLI::App& app, const GlobalOptions& g)
   auto opts = std::make_shared<SshPubkeyOptions>();
   CLI::App* sub = app.add_subcommand("ssh-pubkey", "Print OpenSSH public keys (authorized_keys "
                                                    "lines) of a token's keys; needs no PIN or TPM");
-  sub->footer("Example: tpm2-ptool ssh-pubkey --label ssh >> ~/.ssh/authorized_keys");
+  sub->footer("Example: tpm2-ptool ssh-pubkey --label ssh >> ~/.ssh/authorized_keys\n"
+              "         tpm2-ptool ssh-pubkey --label ssh --fingerprint");
   sub->add_option("--label", opts->label, "label of the token")->required();
   auto* kl = sub->add_option("--key-label", opts->key_label, "only the key with this label");
   auto* id = sub->add_option("--id", opts->id, "only the key with this CKA_ID (as addkey printed it)");
   kl->excludes(id);
+  auto* fp = sub->add_flag("--fingerprint", opts->fingerprint,
+                           "print fingerprints as 'ssh-keygen -l' does: bits SHA256:... comment "
+                           "(TYPE)");
+  sub->add_option("--authorized-keys-options", opts->authorized_keys_options,
+                  "prefix each line with these authorized_keys options, e.g. "
+                  "'from=\"10.0.0.0/8\",no-port-forwarding'")
+    ->type_name("OPTIONS")
+    ->excludes(fp);
   sub->callback([opts, &g]() { run_ssh_pubkey(*opts, g); });
 }
 
