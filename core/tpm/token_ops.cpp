@@ -268,9 +268,23 @@ PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t>
     session->last_use();
     session->use_for(false, false);
   }
-  check_rc(Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, transient.get(), auth_session, ESYS_TR_NONE,
-                             ESYS_TR_NONE, handle, &m_persistent),
-           "TPM2_EvictControl", AuthKind::k_hierarchy);
+  TSS2_RC rc = TPM2_RC_SUCCESS;
+  for (;;) {
+    rc = Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, transient.get(), auth_session, ESYS_TR_NONE,
+                           ESYS_TR_NONE, handle, &m_persistent);
+    // Another process (a concurrent init) took the handle between our GetCapability and
+    // EvictControl: move on to the next free one rather than failing.
+    if (rc != TPM2_RC_NV_DEFINED || wanted || handle >= k_persistent_first + 0xffff) {
+      break;
+    }
+    used = persistent_handles(ctx);
+    handle = std::max(handle + 1, k_persistent_first);
+    while (in_use(handle)) {
+      ++handle;
+    }
+    m_result.handle = handle;
+  }
+  check_rc(rc, "TPM2_EvictControl", AuthKind::k_hierarchy);
   if (session) {
     session->finished();
   }
