@@ -40,6 +40,13 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   if (o.id && o.id->empty()) {
     throw_usage("--id must not be empty");
   }
+  require_utf8(o.label, "--label");
+  if (o.key_label) {
+    require_utf8(*o.key_label, "--key-label");
+  }
+  if (o.id) {
+    require_utf8(*o.id, "--id");
+  }
 
   // 2. Resolve the token, its primary and seal object, and the PIN.
   store::Store st = open_store(g, store::Store::Mode::k_read_write);

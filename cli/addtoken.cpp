@@ -33,6 +33,7 @@ validate_label(const std::string& label)
   if (label.empty()) {
     throw_usage("--label must not be empty");
   }
+  require_utf8(label, "--label");
   if (label.size() > k_max_label) {
     throw_usage("token label '" + label + "' is " + std::to_string(label.size())
                   + " bytes; at most 31 fit in a PKCS#11 token label",

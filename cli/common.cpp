@@ -21,7 +21,7 @@ constexpr size_t k_max_secret = 1024;
 
 // Names of every option whose value is a secret (scrubbed from argv after parsing).
 const char* const k_secret_flags[] = {"--userpin", "--sopin", "--primary-auth", "--hierarchy-auth",
-                                      "--owner-auth", "--old", "--new", "--auth"};
+                                      "--owner-auth", "--old", "--new", "--auth", "--passin"};
 
 SecureBytes
 read_all(int fd, const std::string& where)
@@ -121,10 +121,23 @@ add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help)
     ->type_name("FILE");
 }
 
+// A PIN longer than any file or prompt would accept is a mistake (or an attack on memory),
+// whatever its source; the message never repeats the value.
+void
+check_secret_size(const SecretOption& opt, size_t size, const std::string& source)
+{
+  if (size > k_max_secret) {
+    throw Error(ExitCode::k_usage, opt.what + " from " + source + " is " + std::to_string(size)
+                                     + " bytes; at most " + std::to_string(k_max_secret)
+                                     + " are accepted");
+  }
+}
+
 SecureBytes
 read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_view> fallback)
 {
   if (opt.argv_value) {
+    check_secret_size(opt, opt.argv_value->size(), opt.flag);
     static bool warned = false;
     if (!warned) {
       std::cerr << "tpm2-ptool: warning: secrets on the command line are visible to other "
@@ -140,6 +153,7 @@ read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_vi
   }
   if (!opt.env.empty()) {
     if (const char* v = std::getenv(opt.env.c_str())) {
+      check_secret_size(opt, std::strlen(v), "$" + opt.env);
       return SecureBytes::from(v);
     }
   }
@@ -174,6 +188,31 @@ scrub_argv(int argc, char** argv)
         OPENSSL_cleanse(argv[i] + f.size() + 1, arg.size() - f.size() - 1);
       }
     }
+  }
+}
+
+void
+require_utf8(std::string_view text, const std::string& what)
+{
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc & 0xc0) == 0x80;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8 either.
+    static constexpr uint32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= k_min[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    if (!ok) {
+      throw_usage(what + " is not valid UTF-8 (byte " + std::to_string(i + 1) + ")",
+                  "PKCS#11 labels are UTF-8 text");
+    }
+    i += len;
   }
 }
 

@@ -51,6 +51,10 @@ SecureBytes read_secret(const SecretOption& opt, Prompt prompt,
 // Overwrites the values of secret options in argv so they do not linger in /proc/PID/cmdline.
 void scrub_argv(int argc, char** argv);
 
+// Throws a usage error naming `what` unless `text` is well-formed UTF-8 (labels are shown as
+// UTF-8 by the PKCS#11 library and by PyYAML-based tools).
+void require_utf8(std::string_view text, const std::string& what);
+
 // Opens the store named by --path / environment.
 store::Store open_store(const GlobalOptions& g, store::Store::Mode mode);
 
