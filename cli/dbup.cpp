@@ -23,6 +23,7 @@ void
 add_dbup(CLI::App& app, const GlobalOptions& g)
 {
   CLI::App* sub = app.add_subcommand("dbup", "Upgrade the store's schema (a .bak copy is used)");
+  sub->footer("Example: tpm2-ptool dbup --path ~/.tpm2_pkcs11");
   sub->callback([&g]() { run_dbup(g); });
 }
 

@@ -44,6 +44,7 @@ void
 add_listprimaries(CLI::App& app, const GlobalOptions& g)
 {
   CLI::App* sub = app.add_subcommand("listprimaries", "List the primary objects of the store");
+  sub->footer("Example: tpm2-ptool listprimaries");
   sub->callback([&g]() { run_listprimaries(g); });
 }
 

@@ -35,6 +35,7 @@ add_listtokens(CLI::App& app, const GlobalOptions& g)
 {
   auto pid = std::make_shared<int64_t>(0);
   CLI::App* sub = app.add_subcommand("listtokens", "List the tokens under a primary object");
+  sub->footer("Example: tpm2-ptool listtokens --pid 1");
   sub->add_option("--pid", *pid, "id of the primary object (see listprimaries)")->required();
   sub->callback([pid, &g]() { run_listtokens(*pid, g); });
 }

@@ -29,6 +29,7 @@ add_objdel(CLI::App& app, const GlobalOptions& g)
 {
   auto id = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("objdel", "Delete an object from a token");
+  sub->footer("Example: tpm2-ptool objdel 3");
   sub->add_option("id", *id, "id of the object (see listobjects)")->required();
   sub->callback([id, &g]() { run_objdel(*id, g); });
 }

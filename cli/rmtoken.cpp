@@ -27,6 +27,7 @@ add_rmtoken(CLI::App& app, const GlobalOptions& g)
 {
   auto label = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("rmtoken", "Remove a token and all its objects");
+  sub->footer("Example: tpm2-ptool rmtoken --label ssh");
   sub->add_option("--label", *label, "label of the token to remove")->required();
   sub->callback([label, &g]() { run_rmtoken(*label, g); });
 }

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool doctor: one OK / WARN / FAIL line per thing that makes tokens work or not.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <cstdio>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "cli/doctor.hpp"
+#include "core/error.hpp"
+#include "core/tpm/diagnose.hpp"
+#include "core/tpm/esys.hpp"
+#include "core/tpm/evict.hpp"
+#include "store/inspect.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string
+hex_handle(TPM2_HANDLE h)
+{
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", h);
+  return buf;
+}
+
+std::string
+tcti_source(const GlobalOptions& g)
+{
+  if (g.tcti) {
+    return "--tcti";
+  }
+  for (const char* var : {"TPM2_PKCS11_TCTI", "TPM2TOOLS_TCTI"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) {
+      return var;
+    }
+  }
+  return "default";
+}
+
+void
+check_resource_manager(Report& r, const std::optional<std::string>& tcti)
+{
+  std::string t = tcti.value_or("");
+  bool rm_dev = fs::exists("/dev/tpmrm0");
+  if (t.starts_with("tabrmd")) {
+    r.ok("resource manager: tpm2-abrmd");
+  } else if (t.starts_with("device:/dev/tpmrm")) {
+    r.ok("resource manager: the kernel's (" + t.substr(7) + ")");
+  } else if (t.starts_with("device")) {
+    r.warn("resource manager: none; " + t + " is the raw TPM device, one client at a time",
+           rm_dev ? "use --tcti device:/dev/tpmrm0" : "load the kernel's tpm_crb/tpm_tis driver");
+  } else if (t.empty()) {
+    if (rm_dev) {
+      r.ok("resource manager: /dev/tpmrm0 present (tctildr tries tabrmd, then /dev/tpmrm0)");
+    } else {
+      r.warn("resource manager: /dev/tpmrm0 absent", "start tpm2-abrmd or use a kernel with "
+                                                     "/dev/tpmrm0, or set TPM2TOOLS_TCTI");
+    }
+  } else {
+    r.warn("resource manager: none (" + t.substr(0, t.find(':')) + " is a simulator link)",
+           "fine for tests; real TPMs are reached via device:/dev/tpmrm0 or tabrmd");
+  }
+}
+
+void
+check_algorithms(Report& r, ESYS_CONTEXT* ctx)
+{
+  std::string yes, no;
+  for (const std::string& name : tpm::algorithm_names()) {
+    auto alg = tpm::parse_algorithm(name);
+    std::string& list = alg && tpm::supports(ctx, *alg) ? yes : no;
+    list += (list.empty() ? "" : " ") + name;
+  }
+  if (yes.empty()) {
+    r.fail("addkey algorithms: none supported", "this TPM accepts none of addkey's templates");
+    return;
+  }
+  r.ok("addkey algorithms: " + yes + (no.empty() ? "" : " (not on this TPM: " + no + ")"));
+}
+
+void
+check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primaries)
+{
+  std::map<TPM2_HANDLE, std::vector<int64_t>> used;
+  for (const Primary& p : primaries) {
+    if (!p.transient) {
+      used[tpm::handle_of_serialized_tr(p.esys_tr)].push_back(p.id);
+    }
+  }
+  std::vector<TPM2_HANDLE> handles = tpm::persistent_handles(ctx);
+  if (handles.empty()) {
+    r.ok("persistent handles: none");
+  }
+  for (TPM2_HANDLE h : handles) {
+    auto it = used.find(h);
+    if (it != used.end()) {
+      std::string ids;
+      for (int64_t id : it->second) {
+        ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+      }
+      r.ok("persistent handle " + hex_handle(h) + ": primary " + ids);
+      used.erase(it);
+    } else if (auto tmpl = tpm::matching_primary_template(ctx, h)) {
+      r.warn("persistent handle " + hex_handle(h) + ": a " + *tmpl
+               + " primary that no primary row uses",
+             "use it with 'tpm2-ptool init --primary-handle " + hex_handle(h)
+               + "', or free it with 'tpm2_evictcontrol -c " + hex_handle(h) + "'");
+    } else {
+      r.ok("persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
+    }
+  }
+  for (const auto& [h, ids] : used) {
+    for (int64_t id : ids) {
+      r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
+               + ", which this TPM does not hold",
+             "is this the TPM the store was made on? Remove the primary with 'tpm2-ptool "
+             "destroy --pid " + std::to_string(id) + "' if it is gone for good");
+    }
+  }
+}
+
+void
+check_lockout(Report& r, const tpm::TpmProperties& p)
+{
+  std::string state = "dictionary-attack lockout: " + std::to_string(p.lockout_counter) + " of "
+                      + std::to_string(p.max_auth_fail) + " failures";
+  if (p.in_lockout) {
+    r.fail(state + ", locked out", "wait " + std::to_string(p.lockout_interval)
+                                     + " s per failure, or clear it with "
+                                       "'tpm2_dictionarylockout -c' (lockout auth)");
+  } else if (p.lockout_counter > 0) {
+    r.warn(state, "a wrong PIN or auth was used; each failure is forgotten after "
+                    + std::to_string(p.lockout_interval) + " s");
+  } else {
+    r.ok(state);
+  }
+}
+
+void
+check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primaries)
+{
+  auto tcti = tpm::resolve_tcti(g.tcti);
+  std::string name = tcti.value_or("default (tctildr probing)");
+  try {
+    tpm::EsysContext ctx(tcti);
+    tpm::TpmProperties p = tpm::read_properties(ctx.get());
+    r.ok("TCTI " + name + " (from " + tcti_source(g) + "): the TPM answers");
+    check_resource_manager(r, tcti);
+    r.ok("TPM: manufacturer " + p.manufacturer + ", vendor \"" + p.vendor + "\", firmware "
+         + tpm::firmware_text(p) + ", spec revision " + std::to_string(p.revision / 100) + "."
+         + std::to_string(p.revision % 100));
+    check_algorithms(r, ctx.get());
+    check_handles(r, ctx.get(), primaries);
+    check_lockout(r, p);
+  } catch (const Error& e) {
+    r.fail("TCTI " + name + " (from " + tcti_source(g) + "): " + e.what(), e.hint());
+  }
+}
+
+void
+run_doctor(const GlobalOptions& g)
+{
+  Report r;
+  check_tpm(r, g, doctor_primaries(g));
+  check_store(r, g);
+  check_tools(r);
+  if (r.fails() > 0) {
+    throw Error(ExitCode::k_general, "doctor found " + std::to_string(r.fails()) + " problem"
+                                       + (r.fails() == 1 ? "" : "s"));
+  }
+}
+
+} // namespace
+
+void
+add_doctor(CLI::App& app, const GlobalOptions& g)
+{
+  CLI::App* sub = app.add_subcommand("doctor", "Check the TPM, the store and the tools that "
+                                               "use them; one OK/WARN/FAIL line each");
+  sub->footer("Example: tpm2-ptool doctor --tcti device:/dev/tpmrm0\n"
+              "Exit status 0 when nothing FAILs (WARN lines do not count), else 1.");
+  sub->callback([&g]() { run_doctor(g); });
+}
+
+} // namespace ptool::cli

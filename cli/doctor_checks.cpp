@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool doctor: the store's files and rows, and the programs that use the store.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/doctor.hpp"
+#include "core/error.hpp"
+#include "store/inspect.hpp"
+
+#ifndef PTOOL_MODULE_PATH
+#define PTOOL_MODULE_PATH "/usr/lib/pkcs11/tpm2-ptool-pkcs11.so"
+#endif
+
+namespace ptool::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string
+octal(unsigned mode)
+{
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777U);
+  return buf;
+}
+
+// Group/world-writable store files let another user swap keys or the primary's auth.
+void
+check_mode(Report& r, const char* what, const fs::path& p, unsigned mode)
+{
+  if (mode & 022) {
+    r.warn(std::string(what) + " " + p.string() + " is group/world writable (" + octal(mode) + ")",
+           "chmod go-w " + p.string());
+  } else {
+    r.ok(std::string(what) + " " + p.string() + " mode " + octal(mode));
+  }
+}
+
+std::optional<fs::path>
+in_path(const std::string& program)
+{
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  for (;;) {
+    size_t colon = dirs.find(':', start);
+    fs::path candidate = fs::path(dirs.substr(start, colon - start)) / program;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    if (colon == std::string::npos) {
+      return std::nullopt;
+    }
+    start = colon + 1;
+  }
+}
+
+std::optional<fs::path>
+upstream_module()
+{
+  std::error_code ec;
+  for (const char* base : {"/usr/lib", "/usr/lib64", "/usr/local/lib"}) {
+    fs::path direct = fs::path(base) / "pkcs11" / "libtpm2_pkcs11.so";
+    if (fs::exists(direct, ec)) {
+      return direct;
+    }
+    for (const auto& entry : fs::directory_iterator(base, ec)) {
+      fs::path multiarch = entry.path() / "pkcs11" / "libtpm2_pkcs11.so";
+      if (fs::exists(multiarch, ec)) {
+        return multiarch;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::vector<Primary>
+doctor_primaries(const GlobalOptions& g)
+{
+  try {
+    return store::Store::open(store::locate(g.path), store::Store::Mode::k_read_only).primaries();
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+void
+check_store(Report& r, const GlobalOptions& g)
+{
+  fs::path dir;
+  try {
+    dir = store::locate(g.path);
+  } catch (const Error& e) {
+    r.fail(std::string("store: ") + e.what(), e.hint());
+    return;
+  }
+  store::StoreFiles f = store::inspect_files(dir);
+  if (!f.db_exists) {
+    r.warn("store: no " + std::string(store::k_db_name) + " in " + dir.string(),
+           "create one with 'tpm2-ptool init', or point --path / TPM2_PKCS11_STORE at it");
+    return;
+  }
+  r.ok("store: " + f.db.string());
+  check_mode(r, "store directory", f.dir, f.dir_mode);
+  check_mode(r, "store database", f.db, f.db_mode);
+  for (const fs::path& p : f.leftovers) {
+    bool old = p.extension() == ".old";
+    r.warn(p.string() + " exists; " + (old ? "libtpm2_pkcs11 1.9.0 refuses to open any store "
+                                             "while it does"
+                                           : "upstream's tool refuses to upgrade while it does"),
+           "after checking the store works, remove it: rm " + p.string());
+  }
+  try {
+    store::Store st = store::Store::open(dir, store::Store::Mode::k_read_only);
+    r.ok("schema version " + std::to_string(st.schema_version()));
+    store::RowCounts c = store::count_rows(st);
+    r.ok("rows: " + std::to_string(c.primaries) + " primaries, " + std::to_string(c.tokens)
+         + " tokens, " + std::to_string(c.sealobjects) + " seal objects, "
+         + std::to_string(c.objects) + " objects");
+  } catch (const Error& e) {
+    r.fail(std::string("store: ") + e.what(), e.hint());
+  }
+}
+
+void
+check_tools(Report& r)
+{
+  std::error_code ec;
+  if (fs::exists(PTOOL_MODULE_PATH, ec)) {
+    r.ok("PKCS#11 module: " PTOOL_MODULE_PATH);
+  } else {
+    r.warn("PKCS#11 module: not installed at " PTOOL_MODULE_PATH,
+           "install tpm2-ptool's module to use the tokens from ssh and other PKCS#11 clients");
+  }
+  if (auto up = upstream_module()) {
+    r.ok("upstream libtpm2_pkcs11: " + up->string() + " (reads the same store)");
+  } else {
+    r.ok("upstream libtpm2_pkcs11: not installed (not needed)");
+  }
+  std::string found, missing;
+  for (const char* tool : {"ssh", "ssh-add", "ssh-keygen"}) {
+    std::string& list = in_path(tool) ? found : missing;
+    list += (list.empty() ? "" : " ") + std::string(tool);
+  }
+  if (missing.empty()) {
+    r.ok("OpenSSH: " + found);
+  } else {
+    r.warn("OpenSSH: " + missing + " not found", "install openssh-client to use the tokens "
+                                                 "for SSH");
+  }
+}
+
+} // namespace ptool::cli
