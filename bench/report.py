@@ -170,7 +170,7 @@ def plot_latency(res, path):
             vals = [ms(per.get(v, {}).get("time")) or 0 for v in VARIANTS]
             f.write(f'"{name}" ' + " ".join(f"{v:.3f}" for v in vals) + "\n")
     gnuplot(f"""
-set terminal pngcairo size 1100,600 font "Sans,11"
+set terminal pngcairo size 1100,600 font "Sans,11" noenhanced
 set output "{path}"
 set title "tpm2-ptool latency per command (median wall time, swtpm, log scale)"
 set style data histograms
@@ -208,7 +208,7 @@ def plot_scale(res, path):
         f'lc rgb "{colors[name]}" title "{name} ({v})"'
         for name, v, fn in files if Path(fn).stat().st_size)
     gnuplot(f"""
-set terminal pngcairo size 1100,650 font "Sans,11"
+set terminal pngcairo size 1100,650 font "Sans,11" noenhanced
 set output "{path}"
 set title "Scale: latency vs keys in the token (median wall time; solid = ours, dashed = upstream)"
 set logscale xy
