@@ -19,10 +19,13 @@ add_all_commands(CLI::App& app, const GlobalOptions& g)
   add_listprimaries(app, g);
   add_listtokens(app, g);
   add_listobjects(app, g);
+  add_import(app, g);
   add_addkey(app, g);
   add_addcert(app, g);
   add_objmod(app, g);
   add_objdel(app, g);
+  add_link(app, g);
+  add_export(app, g);
   add_rmkey(app, g);
   add_ssh_pubkey(app, g);
   add_ssh_config(app, g);

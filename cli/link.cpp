@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// tpm2-ptool link: adopt keys that already live under the token's primary (TSS2 PEM files
+// from tpm2-openssl / tpm2-tss-engine / our export, or tpm2-tools .pub/.priv pairs).
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "cli/token_args.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/tss2_pem.hpp"
+#include "core/tpm/token_ops.hpp"
+
+namespace ptool::cli {
+
+namespace {
+
+struct LinkOptions
+{
+  std::vector<std::string> keys;
+  std::string label;
+  std::optional<std::string> key_label;
+  std::optional<std::string> id;
+  TokenAuthOptions auth;
+  SecretOption key_auth{"--auth", "TPM2_PTOOL_KEY_AUTH", "key auth"};
+};
+
+Bytes
+read_file(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw_usage("cannot open key file " + path);
+  }
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+struct Blobs
+{
+  TPM2B_PUBLIC pub{};
+  TPM2B_PRIVATE priv{};
+  std::string from;
+};
+
+std::string
+hex32(uint32_t v)
+{
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
+}
+
+std::vector<Blobs>
+read_keys(const LinkOptions& o, const Primary& primary)
+{
+  std::vector<Blobs> out;
+  std::vector<Bytes> files;
+  bool all_pem = true;
+  for (const std::string& path : o.keys) {
+    files.push_back(read_file(path));
+    std::string_view text(reinterpret_cast<const char*>(files.back().data()), files.back().size());
+    all_pem = all_pem && keys::is_tss2_pem(text);
+  }
+  if (all_pem) {
+    uint32_t expected = keys::k_tss2_owner_parent;
+    if (!primary.transient && primary.esys_tr.size() >= 4) {
+      expected = static_cast<uint32_t>(primary.esys_tr[0]) << 24
+                 | static_cast<uint32_t>(primary.esys_tr[1]) << 16
+                 | static_cast<uint32_t>(primary.esys_tr[2]) << 8 | primary.esys_tr[3];
+    }
+    for (size_t i = 0; i < files.size(); ++i) {
+      std::string_view text(reinterpret_cast<const char*>(files[i].data()), files[i].size());
+      keys::Tss2Key k = keys::decode_tss2_pem(text);
+      bool ok = k.parent == expected || (primary.transient && k.parent == 0);
+      if (!ok) {
+        throw_usage(o.keys[i] + ": parent " + hex32(k.parent)
+                      + " is not the token's primary (" + hex32(expected) + ")",
+                    "link the key into a token whose primary is its parent");
+      }
+      out.push_back({tpm::unmarshal_public(k.pub), tpm::unmarshal_private(k.priv), o.keys[i]});
+    }
+    return out;
+  }
+  if (files.size() != 2) {
+    throw_usage("give TSS2 PRIVATE KEY PEM files, or exactly one .pub and one .priv blob file");
+  }
+  // tpm2-tools blobs carry no type marker: whichever parses as TPM2B_PUBLIC is the public.
+  for (int first : {0, 1}) {
+    try {
+      out.push_back({tpm::unmarshal_public(files[first]), tpm::unmarshal_private(files[1 - first]),
+                     o.keys[first]});
+      return out;
+    } catch (const Error&) {
+      out.clear();
+    }
+  }
+  throw_usage("neither file is a TSS2 PEM or a pair of TPM2B_PUBLIC/TPM2B_PRIVATE blobs");
+}
+
+void
+run_link(const LinkOptions& o, const GlobalOptions& g)
+{
+  if (o.id && o.id->empty()) {
+    throw_usage("--id must not be empty");
+  }
+  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  Token token = find_token(st, o.label);
+  Primary primary = find_primary(st, token.pid);
+  std::vector<Blobs> keys = read_keys(o, primary);
+  if (keys.size() > 1 && o.id) {
+    throw_usage("--id names one key; link several keys without it");
+  }
+  auto seal = st.seal_object(token.id);
+  if (!seal) {
+    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
+  }
+  ChosenPin pin = choose_pin(o.auth, token);
+  if (!pin.so && !seal->user) {
+    throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet", "use --sopin");
+  }
+  SecureBytes key_auth = read_secret(o.key_auth, Prompt::k_never, "");
+  SecureBytes hierarchy_auth = read_secret(o.auth.hierarchy_auth, Prompt::k_never, "");
+
+  tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+  tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
+  tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
+  SecureBytes wrapping = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
+  std::vector<std::vector<AttrMap>> all;
+  std::vector<Bytes> ids;
+  for (const Blobs& b : keys) {
+    try {
+      pc.load(b.pub, b.priv);  // proves the primary is the key's parent
+    } catch (const Error& e) {
+      throw Error(e.code(), b.from + ": the key does not load under the token's primary ("
+                              + e.what() + ")",
+                  "the key was created under another parent or another TPM");
+    }
+    keys::KeyObjectInput in;
+    in.pub = b.pub;
+    in.priv = b.priv;
+    in.wrapped_auth = crypto::wrap_auth(wrapping, key_auth);
+    in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
+    in.label = o.key_label.value_or("");
+    all.push_back(keys::key_objects(in, algs));
+    ids.push_back(in.id);
+  }
+
+  store::Transaction tx(st);
+  for (const auto& objects : all) {
+    for (const AttrMap& attrs : objects) {
+      st.insert_object(token.id, attrs);
+    }
+  }
+  tx.commit();
+
+  for (size_t i = 0; i < all.size(); ++i) {
+    std::string id_hex = to_hex(ids[i]);
+    std::cout << "action: link\nprivate:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
+    if (all[i].size() > 1) {
+      std::cout << "public:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
+    }
+  }
+}
+
+} // namespace
+
+void
+add_link(CLI::App& app, const GlobalOptions& g)
+{
+  auto opts = std::make_shared<LinkOptions>();
+  CLI::App* sub = app.add_subcommand("link", "Adopt existing TPM keys (TSS2 PEM, tpm2-tools "
+                                             "blobs) into a token");
+  sub->footer("Example: openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 "
+              "-out k.pem\n         tpm2-ptool link --label ssh --key-label k k.pem");
+  sub->add_option("keys", opts->keys, "TSS2 PEM file(s), or a .pub and a .priv blob file")
+    ->required();
+  sub->add_option("--label", opts->label, "label of the token")->required();
+  sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
+  sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
+  add_token_auth_options(sub, opts->auth);
+  add_secret_option(sub, opts->key_auth, "the key's existing auth value (default empty)");
+  sub->callback([opts, &g]() { run_link(*opts, g); });
+}
+
+} // namespace ptool::cli
