@@ -380,20 +380,24 @@ upgrade_store(const fs::path& dir)
   BackupFile bak(bak_path);
   bak_fd.close();
 
-  // Hold the database exclusively from the copy until the rename, so no write is lost.
-  if (sqlite3_exec(src.get(), "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+  // Keep other writers out from the copy until the rename (RESERVED lock on `src`); the
+  // copy itself reads through a second connection, since the backup API refuses a source
+  // connection that is inside a write transaction.
+  if (sqlite3_exec(src.get(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
     fail(src.get(), db_path, "cannot lock the store");
   }
   {
+    SqliteDb reader = open_db(db_path);
     SqliteDb dst = open_db(bak_path);
     CHandle<sqlite3_backup, sqlite3_backup_finish> backup(
-      sqlite3_backup_init(dst.get(), "main", src.get(), "main"));
-    if (!backup || sqlite3_backup_step(backup.get(), -1) != SQLITE_DONE) {
-      fail(dst.get(), bak_path, "cannot copy the store");
-    }
+      sqlite3_backup_init(dst.get(), "main", reader.get(), "main"));
+    int rc = backup ? sqlite3_backup_step(backup.get(), -1) : SQLITE_ERROR;
     backup.reset();
-    if (sqlite3_errcode(dst.get()) != SQLITE_OK && sqlite3_errcode(dst.get()) != SQLITE_DONE) {
-      fail(dst.get(), bak_path, "cannot copy the store");
+    if (rc != SQLITE_DONE) {
+      throw Error(ExitCode::k_general,
+                  "cannot copy " + db_path.string() + " to " + bak_path.filename().string() + ": "
+                    + sqlite3_errstr(rc),
+                  "the store was not changed");
     }
     // Table rebuilds must not cascade deletes through the foreign keys.
     exec(dst.get(), bak_path, "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE;");
