@@ -278,6 +278,28 @@ private:
   Fd m_fd;
 };
 
+// A writer killed mid-COMMIT leaves a hot journal; SQLite rolls it back on the next read, but
+// only through a connection that may write, so a read-only open would fail until some writer
+// came along. Let a short-lived read-write connection do that recovery (a plain read: when
+// the journal belongs to a live writer, it is not hot and nothing is written).
+void
+recover_hot_journal(const fs::path& db_path)
+{
+  std::error_code ec;
+  fs::path journal = db_path;
+  journal += "-journal";
+  if (!fs::exists(journal, ec) || access(db_path.c_str(), W_OK) != 0) {
+    return;
+  }
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+  SqliteDb db(raw);
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
+    sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
+  }
+}
+
 } // namespace
 
 Store
@@ -299,6 +321,9 @@ Store::open(const fs::path& dir, Mode mode)
                   "cannot open " + db_path.string() + ": " + std::strerror(errno),
                   "check the store directory's permissions");
     }
+  }
+  if (mode == Mode::k_read_only) {
+    recover_hot_journal(db_path);
   }
   sqlite3* raw = nullptr;
   int flags = (mode == Mode::k_read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE)
