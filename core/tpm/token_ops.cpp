@@ -106,7 +106,23 @@ PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
   if (!primary.transient) {
     m_primary = deserialize_tr(ctx, primary.esys_tr);
     set_auth(ctx, m_primary.get(), primary.objauth);
-    m_session.emplace(ctx, m_primary.get());
+    try {
+      m_session.emplace(ctx, m_primary.get());
+    } catch (const Error& e) {
+      // The first TPM command to use the primary: when the handle was evicted or the TPM
+      // cleared, say which primary, not just "the handle is not correct for the use".
+      if (e.code() != ExitCode::k_general) {
+        throw;
+      }
+      TPM2_HANDLE handle = 0;
+      Esys_TR_GetTpmHandle(ctx, m_primary.get(), &handle);
+      throw Error(ExitCode::k_general,
+                  "primary object " + std::to_string(primary.id) + " (persistent handle "
+                    + hex_handle(handle) + ") is not usable in this TPM: " + e.what(),
+                  "was it evicted or the TPM cleared? 'tpm2-ptool listprimaries' shows the "
+                  "primaries; remove this one with 'tpm2-ptool destroy --pid "
+                    + std::to_string(primary.id) + " --keep-handle'");
+    }
     return;
   }
   auto tmpl = primary_template(primary.template_name);
