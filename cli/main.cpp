@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -46,6 +47,9 @@ report(const ptool::Error& e)
 int
 main(int argc, char** argv)
 {
+  // PINs, seal auths and wrapping keys pass through our memory: no core dumps, no ptrace by
+  // other processes of the same user.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Everything we create (store directory, database, exported keys) is private to the user.
   umask(077);
   ptool::cli::GlobalOptions global;
