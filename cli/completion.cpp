@@ -62,7 +62,11 @@ value_kind(const CLI::Option& opt, const std::string& lname, std::vector<std::st
     return ValueKind::k_pids;
   }
   if (lname == "algorithm") {
-    words = tpm::algorithm_names();
+    // addkey lists its names in the help; another command's (import) may differ.
+    words = choices_in(help);
+    if (words.empty()) {
+      words = tpm::algorithm_names();
+    }
     return ValueKind::k_words;
   }
   if (lname == "transient-parent") {
@@ -77,7 +81,8 @@ value_kind(const CLI::Option& opt, const std::string& lname, std::vector<std::st
     return ValueKind::k_dir;
   }
   if (type.find("FILE") != std::string::npos || type.find("PATH") != std::string::npos
-      || lname.ends_with("-file") || lname.ends_with("-prefix")) {
+      || lname.ends_with("-file") || lname.ends_with("-prefix")
+      || std::regex_search(help, std::regex(R"((^|\s)file\b)"))) {
     return ValueKind::k_file;
   }
   words = choices_in(help);

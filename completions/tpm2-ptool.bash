@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--algorithm|--key-label|--id|--key-id|--type|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -51,7 +51,7 @@ _tpm2_ptool()
     init:--hierarchy-auth) return ;;
     init:--owner-auth) return ;;
     init:--hierarchy-auth-file) _filedir; return ;;
-    init:--primary-handle) return ;;
+    init:--primary-handle) _filedir; return ;;
     init:--transient-parent) _tpm2_ptool_words 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key'; return ;;
     destroy:--pid) _tpm2_ptool_live pids; return ;;
     destroy:--hierarchy-auth) return ;;
@@ -95,6 +95,18 @@ _tpm2_ptool()
     config:--value) return ;;
     listtokens:--pid) _tpm2_ptool_live pids; return ;;
     listobjects:--label) _tpm2_ptool_live labels; return ;;
+    import:--label) _tpm2_ptool_live labels; return ;;
+    import:--privkey) _filedir; return ;;
+    import:--algorithm) _tpm2_ptool_words 'rsa ecc hmac hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
+    import:--passin) _filedir; return ;;
+    import:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
+    import:--id) return ;;
+    import:--userpin) return ;;
+    import:--userpin-file) _filedir; return ;;
+    import:--sopin) return ;;
+    import:--sopin-file) _filedir; return ;;
+    import:--hierarchy-auth) return ;;
+    import:--hierarchy-auth-file) _filedir; return ;;
     addkey:--label) _tpm2_ptool_live labels; return ;;
     addkey:--algorithm) _tpm2_ptool_words 'rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
     addkey:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
@@ -112,6 +124,17 @@ _tpm2_ptool()
     objmod:--key) return ;;
     objmod:--value) return ;;
     objmod:--type) return ;;
+    link:--label) _tpm2_ptool_live labels; return ;;
+    link:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
+    link:--id) return ;;
+    link:--userpin) return ;;
+    link:--userpin-file) _filedir; return ;;
+    link:--sopin) return ;;
+    link:--sopin-file) _filedir; return ;;
+    link:--hierarchy-auth) return ;;
+    link:--hierarchy-auth-file) _filedir; return ;;
+    link:--auth) return ;;
+    link:--auth-file) _filedir; return ;;
     export:--id) return ;;
     export:--label) _tpm2_ptool_live labels; return ;;
     export:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
@@ -142,7 +165,7 @@ _tpm2_ptool()
         if [[ $cur == -* ]]; then
             _tpm2_ptool_words '--help -h --version --tcti --path'
         else
-            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects addkey addcert objmod objdel export rmkey ssh-pubkey ssh-config doctor completion'
+            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor completion'
         fi ;;
     init)
         _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent' ;;
@@ -170,6 +193,8 @@ _tpm2_ptool()
         _tpm2_ptool_words '--help -h --pid' ;;
     listobjects)
         _tpm2_ptool_words '--help -h --label' ;;
+    import)
+        _tpm2_ptool_words '--help -h --label --privkey --algorithm --passin --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
     addkey)
         _tpm2_ptool_words '--help -h --label --algorithm --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
     addcert)
@@ -186,6 +211,12 @@ _tpm2_ptool()
         _tpm2_ptool_words '--help -h --id --key --value --type' ;;
     objdel)
         _tpm2_ptool_words '--help -h' ;;
+    link)
+        if [[ $cur != -* ]]; then
+            _filedir
+            return
+        fi
+        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file' ;;
     export)
         _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
     rmkey)
