@@ -53,7 +53,8 @@ find_object(const store::Store& st, const ExportOptions& o)
     }
   }
   throw_not_found("No private key labeled \"" + *o.key_label + "\" in token \"" + *o.label + "\"",
-                  "list the token's objects with 'tpm2-ptool listobjects --label " + *o.label + "'");
+                  "list the token's objects with 'tpm2-ptool listobjects --label " + *o.label
+                    + "'");
 }
 
 const Bytes&
@@ -85,7 +86,8 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   if (cls == ck::k_o_public_key) {
     auto key = keys::public_key_from_attrs(obj.attrs);
     if (!key) {
-      throw Error(ExitCode::k_usage, "object " + std::to_string(obj.id) + " is not an RSA or EC key");
+      throw Error(ExitCode::k_usage,
+                  "object " + std::to_string(obj.id) + " is not an RSA or EC key");
     }
     check_output_free(prefix + ".pem", o.force);
     write_private_file(prefix + ".pem", keys::public_key_pem(key->get()), o.force);
@@ -97,7 +99,8 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   }
   const bool pem = cls == ck::k_o_private_key && o.format != "tpm2";
   if (!pem && o.format == "pem") {
-    throw_usage("A format of \"pem\" is not supported for CKO_SECRET_KEY objects", "use --format tpm2");
+    throw_usage("A format of \"pem\" is not supported for CKO_SECRET_KEY objects",
+                "use --format tpm2");
   }
   std::vector<std::string> outputs;
   if (pem) {
@@ -146,7 +149,8 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   SecureBytes key = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
-  SecureBytes objauth = enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
+  SecureBytes objauth =
+    enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
   if (new_auth) {
     priv = tpm::change_auth(pc, pub, priv, objauth, *new_auth, tpm::AuthKind::k_none);
   }

@@ -85,7 +85,8 @@ hmac_hash(const std::string& alg)
       return hash;
     }
   }
-  throw_usage("unknown --algorithm '" + alg + "'", "choose rsa, ecc, hmac or hmac:sha1|sha256|sha384|sha512");
+  throw_usage("unknown --algorithm '" + alg + "'",
+              "choose rsa, ecc, hmac or hmac:sha1|sha256|sha384|sha512");
 }
 
 // Upstream's generic secret (import --algorithm hmac): a NULL-scheme keyed hash that can
@@ -213,8 +214,10 @@ add_import(CLI::App& app, const GlobalOptions& g)
                   "private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key")
     ->required();
   sub->add_option("--algorithm", opts->algorithm,
-                  "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 (default: from the key)");
-  sub->add_option("--passin", opts->passin, "passphrase of the key file: pass:X, env:VAR, file:PATH");
+                  "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 "
+                  "(default: from the key)");
+  sub->add_option("--passin", opts->passin,
+                  "passphrase of the key file: pass:X, env:VAR, file:PATH");
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
   sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
   sub->add_flag("--attr-always-authenticate", opts->always_authenticate,

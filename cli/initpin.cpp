@@ -49,8 +49,8 @@ run_initpin(const InitPinOptions& o, const GlobalOptions& g)
     pc.create(tpm::seal_template(), crypto::hash_pass(userpin, salt), key_text, true);
 
   store::Transaction tx(st);
-  st.update_seal_user(token.id,
-                      SealBlobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), salt});
+  SealBlobs blobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), salt};
+  st.update_seal_user(token.id, blobs);
   if (token.config.empty_user_pin != userpin.empty()) {
     token.config.empty_user_pin = userpin.empty();
     st.update_token_config(token.id, token.config);

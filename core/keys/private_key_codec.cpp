@@ -47,7 +47,7 @@ field_bytes(const std::string& curve)
 
 template<typename Out>
 Out
-padded(const Bytes& v, size_t n)
+padded(std::span<const uint8_t> v, size_t n)
 {
   if (v.size() > n) {
     bad_input("EC key component longer than its curve allows");
@@ -114,7 +114,8 @@ from_evp(EVP_PKEY* pkey)
     if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
                                        nullptr)
         != 1) {
-      throw Error(ExitCode::k_unsupported, "EC keys with explicit curve parameters cannot be imported");
+      throw Error(ExitCode::k_unsupported,
+                  "EC keys with explicit curve parameters cannot be imported");
     }
     k.kind = PlainKey::Kind::k_ec;
     k.curve = group;
@@ -122,7 +123,7 @@ from_evp(EVP_PKEY* pkey)
     k.x = padded<Bytes>(bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X), n);
     k.y = padded<Bytes>(bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y), n);
     SecureBytes d = secret_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY);
-    k.scalar = padded<SecureBytes>(Bytes(d.begin(), d.end()), n);
+    k.scalar = padded<SecureBytes>(d, n);
     return k;
   }
   throw Error(ExitCode::k_unsupported,
@@ -307,7 +308,7 @@ decode_openssh(std::string_view text)
     k.x.assign(q.begin() + 1, q.begin() + 1 + static_cast<std::ptrdiff_t>(n));
     k.y.assign(q.begin() + 1 + static_cast<std::ptrdiff_t>(n), q.end());
     SecureBytes d = p.mpint();
-    k.scalar = padded<SecureBytes>(Bytes(d.begin(), d.end()), n);
+    k.scalar = padded<SecureBytes>(d, n);
     return k;
   }
   throw Error(ExitCode::k_unsupported, "cannot import an OpenSSH " + type + " key into a TPM",
