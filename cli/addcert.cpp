@@ -56,7 +56,7 @@ run_addcert(const AddCertOptions& o, const GlobalOptions& g)
   // Parse now so a bad certificate fails before the store is opened for writing.
   keys::certificate_attrs(pem, o.cert, {}, {});
 
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   Token token = find_token(st, o.label);
   std::optional<std::pair<Bytes, Bytes>> key;  // (CKA_ID, CKA_LABEL) of the private key

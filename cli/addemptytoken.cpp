@@ -22,7 +22,7 @@ struct AddEmptyTokenOptions
 void
 run_addemptytoken(const AddEmptyTokenOptions& o, const GlobalOptions& g)
 {
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Primary primary = find_primary(st, o.pid);
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
 

@@ -49,7 +49,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   }
 
   // 2. Resolve the token, its primary and seal object, and the PIN.
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Token token = find_token(st, o.label);
   if (!token.config.token_init) {
     throw_usage("token \"" + o.label + "\" is not initialized");

@@ -53,7 +53,7 @@ void
 run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
 {
   validate_label(o.label);
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Primary primary = find_primary(st, o.pid);
   if (st.token_by_label(o.label)) {
     throw_usage("a token labeled \"" + o.label + "\" already exists", "choose another --label");

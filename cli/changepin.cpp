@@ -27,7 +27,7 @@ void
 run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
 {
   const bool so = o.user == "so";
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Token token = find_token(st, o.label);
   Primary primary = find_primary(st, token.pid);
   auto seal = st.seal_object(token.id);

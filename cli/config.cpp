@@ -109,7 +109,7 @@ run_config(const ConfigOptions& o, const GlobalOptions& g)
       throw_usage("unknown config key '" + *o.key + "'", k_keys_hint);
     }
   }
-  store::Store st = open_store(g, set ? store::Store::Mode::k_read_write
+  store::Store st = open_store(g, set ? store::Store::Mode::k_existing
                                       : store::Store::Mode::k_read_only);
   if (!set) {
     Token token = find_token(st, o.label);

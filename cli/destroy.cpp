@@ -53,7 +53,7 @@ run_destroy(const DestroyOptions& o, const GlobalOptions& g)
                 "terminal to confirm",
                 "add --yes to confirm in scripts");
   }
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Primary primary = find_primary(st, o.pid);
   uint32_t handle = primary.transient ? 0 : tpm::handle_of_serialized_tr(primary.esys_tr);
   if (handle != 0 && !o.keep_handle) {

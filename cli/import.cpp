@@ -146,7 +146,7 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
   }
 
   // 2. Token, primary, seal object, PIN.
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Token token = find_token(st, o.label);
   if (!token.config.token_init) {
     throw_usage("token \"" + o.label + "\" is not initialized");

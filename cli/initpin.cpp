@@ -26,7 +26,7 @@ struct InitPinOptions
 void
 run_initpin(const InitPinOptions& o, const GlobalOptions& g)
 {
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Token token = find_token(st, o.label);
   Primary primary = find_primary(st, token.pid);
   auto seal = st.seal_object(token.id);

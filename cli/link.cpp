@@ -106,7 +106,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   if (o.id && o.id->empty()) {
     throw_usage("--id must not be empty");
   }
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   Token token = find_token(st, o.label);
   Primary primary = find_primary(st, token.pid);
   std::vector<Blobs> keys = read_keys(o, primary);

@@ -13,7 +13,7 @@ void
 run_objdel(const std::string& id_text, const GlobalOptions& g)
 {
   int64_t id = parse_number(id_text, "object id");
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   if (!st.delete_object(id)) {
     throw_not_found("Not found, object with id: " + std::to_string(id),

@@ -48,7 +48,7 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
       throw_usage("--id '" + *o.id + "' is not a hex CKA_ID", "give the CKA_ID as listobjects prints it");
     }
   }
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   Token token = find_token(st, o.label);
   std::vector<Object> objects = st.objects(token.id);

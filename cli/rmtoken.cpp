@@ -13,7 +13,7 @@ namespace {
 void
 run_rmtoken(const std::string& label, const GlobalOptions& g)
 {
-  store::Store st = open_store(g, store::Store::Mode::k_read_write);
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   Token token = find_token(st, label);
   st.delete_token(token.id);

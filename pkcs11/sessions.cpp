@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Sessions and login. Login state belongs to the token (shared by all sessions of the
 // application), as PKCS#11 specifies.
+#include <sys/prctl.h>
+
 #include "core/error.hpp"
 #include "pkcs11/api.hpp"
 
@@ -74,6 +76,9 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
   if (!pin && pin_len) {
     return CKR_ARGUMENTS_BAD;
   }
+  // From here on the process holds the token's wrapping key: keep it out of core dumps
+  // and away from same-user ptrace-less /proc readers.
+  prctl(PR_SET_DUMPABLE, 0);
   Session& s = m.session(h);
   TokenState& ts = m.token(s.slot);
   using L = TokenState::Login;

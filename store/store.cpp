@@ -307,7 +307,7 @@ Store::open(const fs::path& dir, Mode mode)
 {
   fs::path db_path = dir / k_db_name;
   std::error_code ec;
-  if (mode == Mode::k_read_only && !fs::exists(db_path, ec)) {
+  if (mode != Mode::k_read_write && !fs::exists(db_path, ec)) {
     throw Error(ExitCode::k_not_found, "no store at " + db_path.string(),
                 "create one with 'tpm2-ptool init', or point --path / TPM2_PKCS11_STORE at it");
   }

@@ -73,3 +73,14 @@ def test_store_path_is_a_file(swtpm, tmp_path):
     proc = run_ptool(["init", "--path", f], ptool_env(swtpm, tmp_path / "s"), check=False)
     assert proc.returncode == 2
     assert "not a directory" in proc.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS[1:] + [["listprimaries"], ["rmtoken", "--label", "t"]],
+                         ids=lambda c: c[0])
+def test_missing_store_is_not_created(swtpm, tmp_path, command):
+    """Only init creates a store; every other command fails with 'not found' and writes nothing."""
+    store = tmp_path / "absent"
+    proc = run_ptool(command, ptool_env(swtpm, store), check=False)
+    assert proc.returncode == 6, proc.stderr
+    assert "no store at" in proc.stderr
+    assert not store.exists()
