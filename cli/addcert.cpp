@@ -59,15 +59,15 @@ run_addcert(const AddCertOptions& o, const GlobalOptions& g)
   store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   Token token = find_token(st, o.label);
-  std::optional<std::pair<Bytes, Bytes>> key;  // (CKA_ID, CKA_LABEL) of the private key
+  std::optional<std::pair<Bytes, Bytes>> key; // (CKA_ID, CKA_LABEL) of the private key
   for (const Object& obj : st.objects(token.id)) {
     if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_private_key) {
       continue;
     }
     const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
     const Bytes* label = keys::attr_bytes(obj.attrs, ck::k_label);
-    bool match = o.key_label ? (label && to_string(*label) == *o.key_label)
-                             : (id && *id == *wanted_id);
+    bool match =
+      o.key_label ? (label && to_string(*label) == *o.key_label) : (id && *id == *wanted_id);
     if (match) {
       key.emplace(id ? *id : Bytes{}, label ? *label : Bytes{});
       break;

@@ -47,8 +47,8 @@ void
 add_addemptytoken(CLI::App& app, const GlobalOptions& g)
 {
   auto opts = std::make_shared<AddEmptyTokenOptions>();
-  CLI::App* sub =
-    app.add_subcommand("addemptytoken", "Add an uninitialized token (for C_InitToken) under a primary");
+  CLI::App* sub = app.add_subcommand(
+    "addemptytoken", "Add an uninitialized token (for C_InitToken) under a primary");
   sub->footer("Example: tpm2-ptool addemptytoken --pid 1");
   sub->add_option("--pid", opts->pid, "id of the primary object (from init)")->required();
   add_secret_option(sub, opts->hierarchy_auth, "owner hierarchy auth (transient primaries)");

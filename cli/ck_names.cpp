@@ -10,12 +10,12 @@ namespace {
 
 using Entry = std::pair<uint64_t, const char*>;
 
-constexpr Entry k_cko[] = {{1, "CKO_CERTIFICATE"}, {2, "CKO_PUBLIC_KEY"},
-                           {3, "CKO_PRIVATE_KEY"}, {4, "CKO_SECRET_KEY"}};
-constexpr Entry k_ckk[] = {{0x0, "CKK_RSA"},          {0x3, "CKK_EC"},
-                           {0x10, "CKK_GENERIC_SECRET"}, {0x1f, "CKK_AES"},
-                           {0x28, "CKK_SHA_1_HMAC"},  {0x2b, "CKK_SHA256_HMAC"},
-                           {0x2c, "CKK_SHA384_HMAC"}, {0x2d, "CKK_SHA512_HMAC"}};
+constexpr Entry k_cko[] = {
+  {1, "CKO_CERTIFICATE"}, {2, "CKO_PUBLIC_KEY"}, {3, "CKO_PRIVATE_KEY"}, {4, "CKO_SECRET_KEY"}};
+constexpr Entry k_ckk[] = {
+  {0x0, "CKK_RSA"},          {0x3, "CKK_EC"},          {0x10, "CKK_GENERIC_SECRET"},
+  {0x1f, "CKK_AES"},         {0x28, "CKK_SHA_1_HMAC"}, {0x2b, "CKK_SHA256_HMAC"},
+  {0x2c, "CKK_SHA384_HMAC"}, {0x2d, "CKK_SHA512_HMAC"}};
 constexpr Entry k_cka[] = {
   {0x0, "CKA_CLASS"},
   {0x1, "CKA_TOKEN"},

@@ -20,8 +20,9 @@ namespace {
 constexpr size_t k_max_secret = 1024;
 
 // Names of every option whose value is a secret (scrubbed from argv after parsing).
-const char* const k_secret_flags[] = {"--userpin", "--sopin", "--primary-auth", "--hierarchy-auth",
-                                      "--owner-auth", "--old", "--new", "--auth", "--passin"};
+const char* const k_secret_flags[] = {
+  "--userpin", "--sopin", "--primary-auth", "--hierarchy-auth", "--owner-auth",
+  "--old",     "--new",   "--auth",         "--passin"};
 
 SecureBytes
 read_all(int fd, const std::string& where)
@@ -43,8 +44,8 @@ read_all(int fd, const std::string& where)
     out.insert(out.end(), buf, buf + n);
     OPENSSL_cleanse(buf, sizeof(buf));
     if (out.size() > k_max_secret) {
-      throw Error(ExitCode::k_usage, where + " is longer than " + std::to_string(k_max_secret)
-                                       + " bytes");
+      throw Error(ExitCode::k_usage,
+                  where + " is longer than " + std::to_string(k_max_secret) + " bytes");
     }
   }
   // One trailing newline is the file's line end, not part of the secret.
@@ -66,10 +67,11 @@ read_file_secret(const SecretOption& opt)
   }
   Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    throw Error(ExitCode::k_usage, "cannot open " + opt.flag + "-file " + f + ": "
-                                     + std::strerror(errno));
+    throw Error(ExitCode::k_usage,
+                "cannot open " + opt.flag + "-file " + f + ": " + std::strerror(errno));
   }
-  struct stat st{};
+  struct stat st
+  {};
   if (fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO))) {
     throw Error(ExitCode::k_usage, opt.what + " file " + f + " is readable by other users",
                 "chmod 600 " + f);
@@ -102,7 +104,8 @@ prompt_line(const std::string& prompt)
   }
   std::cerr << "\n";
   if (line.size() > k_max_secret) {
-    throw Error(ExitCode::k_usage, "input is longer than " + std::to_string(k_max_secret) + " bytes");
+    throw Error(ExitCode::k_usage,
+                "input is longer than " + std::to_string(k_max_secret) + " bytes");
   }
   return line;
 }
@@ -113,11 +116,13 @@ void
 add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help)
 {
   app->add_option_function<std::string>(
-    opt.alias.empty() ? opt.flag : opt.flag + "," + opt.alias, [&opt](const std::string& v) { opt.argv_value = SecureBytes::from(v); },
+    opt.alias.empty() ? opt.flag : opt.flag + "," + opt.alias,
+    [&opt](const std::string& v) { opt.argv_value = SecureBytes::from(v); },
     help + " (visible to other users on the command line: prefer " + opt.flag + "-file"
       + (opt.env.empty() ? std::string() : " or $" + opt.env) + ")");
-  app->add_option(opt.flag + "-file", opt.file,
-                  "read the " + opt.what + " from FILE ('-' = standard input)")
+  app
+    ->add_option(opt.flag + "-file", opt.file,
+                 "read the " + opt.what + " from FILE ('-' = standard input)")
     ->type_name("FILE");
 }
 
@@ -197,7 +202,11 @@ require_utf8(std::string_view text, const std::string& what)
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     bool ok = len != 0 && i + len <= text.size();
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
     for (size_t k = 1; ok && k < len; ++k) {
@@ -229,7 +238,8 @@ parse_number(const std::string& text, const char* what)
   char* end = nullptr;
   long long v = std::strtoll(text.c_str(), &end, 0);
   if (text.empty() || errno != 0 || *end != '\0') {
-    throw_usage(std::string("invalid ") + what + " '" + text + "'", "give a number, e.g. 1 or 0x81000001");
+    throw_usage(std::string("invalid ") + what + " '" + text + "'",
+                "give a number, e.g. 1 or 0x81000001");
   }
   return v;
 }

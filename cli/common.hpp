@@ -27,12 +27,11 @@ struct SecretOption
   SecretOption(std::string flag_, std::string env_, std::string what_, std::string alias_ = {})
       : flag(std::move(flag_)), env(std::move(env_)), what(std::move(what_)),
         alias(std::move(alias_))
-  {
-  }
-  std::string flag;       // "--userpin"
-  std::string env;        // "TPM2_PTOOL_USERPIN" (empty: none)
-  std::string what;       // "user PIN"
-  std::string alias;      // another accepted name, e.g. "--owner-auth" (may be empty)
+  {}
+  std::string flag;  // "--userpin"
+  std::string env;   // "TPM2_PTOOL_USERPIN" (empty: none)
+  std::string what;  // "user PIN"
+  std::string alias; // another accepted name, e.g. "--owner-auth" (may be empty)
   std::optional<SecureBytes> argv_value;
   std::optional<std::string> file;
   bool given() const { return argv_value || file || (!env.empty() && std::getenv(env.c_str())); }

@@ -32,7 +32,7 @@ choices_in(const std::string& help)
   if (std::regex_search(help, m, k_choice)) {
     std::string list = m[2].str();
     size_t start = 0;
-    for (size_t bar = list.find('|'); ; bar = list.find('|', start)) {
+    for (size_t bar = list.find('|');; bar = list.find('|', start)) {
       out.push_back(list.substr(start, bar - start));
       if (bar == std::string::npos) {
         break;
@@ -95,7 +95,7 @@ options_of(const CLI::App& app, CompCommand* cmd)
   std::vector<CompOption> out;
   for (const CLI::Option* opt : app.get_options()) {
     if (opt->get_group().empty()) {
-      continue;  // hidden
+      continue; // hidden
     }
     if (opt->get_positional() && !opt->nonpositional()) {
       if (cmd) {
@@ -131,7 +131,7 @@ print_values(const std::string& what, const std::optional<std::string>& label,
     auto ignore = [](const Error&) {};
     if (what == "labels") {
       for (const Token& t : st.tokens_skipping(ignore)) {
-        if (t.label) {  // empty tokens have none until C_InitToken
+        if (t.label) { // empty tokens have none until C_InitToken
           std::cout << *t.label << "\n";
         }
       }
@@ -166,7 +166,7 @@ completion_model(const CLI::App& app)
   m.global = options_of(app, nullptr);
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     if (sub->get_group().empty()) {
-      continue;  // hidden helpers such as __complete-values
+      continue; // hidden helpers such as __complete-values
     }
     CompCommand c{sub->get_name(), sub->get_description(), {}, false, {}};
     c.options = options_of(*sub, &c);
@@ -188,8 +188,9 @@ add_completion(CLI::App& app, const GlobalOptions& g)
   const CLI::App* root = &app;
   sub->callback([shell, root]() {
     CompModel m = completion_model(*root);
-    std::cout << (*shell == "bash" ? bash_script(m) : *shell == "zsh" ? zsh_script(m)
-                                                                        : fish_script(m));
+    std::cout << (*shell == "bash"  ? bash_script(m)
+                  : *shell == "zsh" ? zsh_script(m)
+                                    : fish_script(m));
   });
 
   auto what = std::make_shared<std::string>();

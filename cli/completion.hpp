@@ -10,19 +10,19 @@ namespace ptool::cli {
 
 // What a shell should offer after an option.
 enum class ValueKind {
-  k_flag,        // takes no value
-  k_any,         // free text: offer nothing
+  k_flag, // takes no value
+  k_any,  // free text: offer nothing
   k_file,
   k_dir,
-  k_words,       // a fixed list (CompOption::words)
-  k_labels,      // token labels from the store
-  k_key_labels,  // key labels of the token named by --label
-  k_pids,        // primary ids from the store
+  k_words,      // a fixed list (CompOption::words)
+  k_labels,     // token labels from the store
+  k_key_labels, // key labels of the token named by --label
+  k_pids,       // primary ids from the store
 };
 
 struct CompOption
 {
-  std::string name;  // with dashes: "--label", "-y"
+  std::string name; // with dashes: "--label", "-y"
   std::string help;
   ValueKind kind = ValueKind::k_flag;
   std::vector<std::string> words;
@@ -33,8 +33,8 @@ struct CompCommand
   std::string name;
   std::string help;
   std::vector<CompOption> options;
-  bool file_positional = false;  // takes a positional argument that is a file
-  std::vector<std::string> positional_words;  // or one of these words
+  bool file_positional = false;              // takes a positional argument that is a file
+  std::vector<std::string> positional_words; // or one of these words
 };
 
 // The command line as the shells see it, read from the CLI11 tree so that every subcommand

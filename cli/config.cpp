@@ -109,8 +109,8 @@ run_config(const ConfigOptions& o, const GlobalOptions& g)
       throw_usage("unknown config key '" + *o.key + "'", k_keys_hint);
     }
   }
-  store::Store st = open_store(g, set ? store::Store::Mode::k_existing
-                                      : store::Store::Mode::k_read_only);
+  store::Store st =
+    open_store(g, set ? store::Store::Mode::k_existing : store::Store::Mode::k_read_only);
   if (!set) {
     Token token = find_token(st, o.label);
     if (o.key) {
@@ -148,8 +148,9 @@ add_config(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("config", "Show or change a token's configuration");
   sub->footer("Example: tpm2-ptool config --label ssh --key tcti --value device:/dev/tpmrm0");
   sub->add_option("--label", opts->label, "label of the token")->required();
-  sub->add_option("--key", opts->key, "token-init or tcti (also readable: empty-user-pin, "
-                                      "pss-sigs-good)");
+  sub->add_option("--key", opts->key,
+                  "token-init or tcti (also readable: empty-user-pin, "
+                  "pss-sigs-good)");
   sub->add_option("--value", opts->value, "new value for --key");
   sub->callback([opts, &g]() { run_config(*opts, g); });
 }

@@ -122,7 +122,8 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
                + ", which this TPM does not hold",
              "is this the TPM the store was made on? Remove the primary with 'tpm2-ptool "
-             "destroy --pid " + std::to_string(id) + "' if it is gone for good");
+             "destroy --pid "
+               + std::to_string(id) + "' if it is gone for good");
     }
   }
 }

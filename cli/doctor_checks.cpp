@@ -111,9 +111,10 @@ check_store(Report& r, const GlobalOptions& g)
   check_mode(r, "store database", f.db, f.db_mode);
   for (const fs::path& p : f.leftovers) {
     bool old = p.extension() == ".old";
-    r.warn(p.string() + " exists; " + (old ? "libtpm2_pkcs11 1.9.0 refuses to open any store "
-                                             "while it does"
-                                           : "upstream's tool refuses to upgrade while it does"),
+    r.warn(p.string() + " exists; "
+             + (old ? "libtpm2_pkcs11 1.9.0 refuses to open any store "
+                      "while it does"
+                    : "upstream's tool refuses to upgrade while it does"),
            "after checking the store works, remove it: rm " + p.string());
   }
   try {

@@ -162,11 +162,11 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
     k.empty_auth = final_auth.empty();
     // tpm2-openssl re-creates its own owner primary for 0x40000001 (the tss2-engine-key
     // template); a persistent primary is named by its handle.
-    k.parent = primary.transient ? keys::k_tss2_owner_parent
-                                 : static_cast<uint32_t>(primary.esys_tr.at(0)) << 24
-                                     | static_cast<uint32_t>(primary.esys_tr.at(1)) << 16
-                                     | static_cast<uint32_t>(primary.esys_tr.at(2)) << 8
-                                     | primary.esys_tr.at(3);
+    k.parent = primary.transient
+                 ? keys::k_tss2_owner_parent
+                 : static_cast<uint32_t>(primary.esys_tr.at(0)) << 24
+                     | static_cast<uint32_t>(primary.esys_tr.at(1)) << 16
+                     | static_cast<uint32_t>(primary.esys_tr.at(2)) << 8 | primary.esys_tr.at(3);
     k.pub = tpm::marshal_public(pub);
     k.priv = tpm::marshal_private(priv);
     if (primary.transient && primary.template_name != "tss2-engine-key") {
@@ -211,8 +211,9 @@ add_export(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--output-prefix", opts->output_prefix,
                   "output file prefix; default the id or key label");
   sub->add_flag("--force", opts->force, "replace existing output files");
-  sub->add_option("--new-auth-file", opts->new_auth_file,
-                  "give the exported copy the password read from FILE (store copy unchanged)")
+  sub
+    ->add_option("--new-auth-file", opts->new_auth_file,
+                 "give the exported copy the password read from FILE (store copy unchanged)")
     ->type_name("FILE");
   add_token_auth_options(sub, opts->auth);
   sub->callback([opts, &g]() { run_export(*opts, g); });

@@ -75,11 +75,10 @@ hmac_hash(const std::string& alg)
   if (alg == "hmac") {
     return TPM2_ALG_NULL;
   }
-  static const std::pair<const char*, TPM2_ALG_ID> k_hashes[] = {
-    {"hmac:sha1", TPM2_ALG_SHA1},
-    {"hmac:sha256", TPM2_ALG_SHA256},
-    {"hmac:sha384", TPM2_ALG_SHA384},
-    {"hmac:sha512", TPM2_ALG_SHA512}};
+  static const std::pair<const char*, TPM2_ALG_ID> k_hashes[] = {{"hmac:sha1", TPM2_ALG_SHA1},
+                                                                 {"hmac:sha256", TPM2_ALG_SHA256},
+                                                                 {"hmac:sha384", TPM2_ALG_SHA384},
+                                                                 {"hmac:sha512", TPM2_ALG_SHA512}};
   for (const auto& [name, hash] : k_hashes) {
     if (alg == name) {
       return hash;
@@ -210,8 +209,9 @@ add_import(CLI::App& app, const GlobalOptions& g)
   sub->footer("Example: TPM2_PTOOL_USERPIN=user tpm2-ptool import --label ssh --privkey "
               "~/.ssh/id_ecdsa --key-label laptop");
   sub->add_option("--label", opts->label, "label of the token")->required();
-  sub->add_option("--privkey", opts->privkey,
-                  "private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key")
+  sub
+    ->add_option("--privkey", opts->privkey,
+                 "private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key")
     ->required();
   sub->add_option("--algorithm", opts->algorithm,
                   "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 "

@@ -31,8 +31,8 @@ run_init(const InitOptions& o, const GlobalOptions& g)
   // 1. Validate: everything that can be wrong with the command line fails here.
   const bool adopt = o.primary_handle_opt->count() > 0;
   const bool transient = o.transient_opt->count() > 0;
-  std::string template_name = transient && !o.transient_parent.empty() ? o.transient_parent
-                                                                       : "tpm2-tools-default";
+  std::string template_name =
+    transient && !o.transient_parent.empty() ? o.transient_parent : "tpm2-tools-default";
   if (transient && !tpm::primary_template(template_name)) {
     throw_usage("unknown --transient-parent template '" + template_name + "'",
                 "choose tpm2-tools-default, tpm2-tools-ecc-default or tss2-engine-key");
@@ -97,18 +97,21 @@ add_init(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("init", "Create a primary object (the parent of tokens) "
                                              "and print its id");
   sub->footer("Example: tpm2-ptool init\n         tpm2-ptool init --primary-handle 0x81000001");
-  add_secret_option(sub, opts->primary_auth, "auth value of the new primary object (default empty)");
+  add_secret_option(sub, opts->primary_auth,
+                    "auth value of the new primary object (default empty)");
   add_secret_option(sub, opts->hierarchy_auth, "owner hierarchy auth (default empty)");
   opts->primary_handle_opt =
-    sub->add_option("--primary-handle", opts->primary_handle,
-                    "use an existing persistent key (handle or ESYS_TR file) instead of "
-                    "creating one; default 0x81000001")
+    sub
+      ->add_option("--primary-handle", opts->primary_handle,
+                   "use an existing persistent key (handle or ESYS_TR file) instead of "
+                   "creating one; default 0x81000001")
       ->expected(0, 1)
       ->type_name("[HANDLE]");
   opts->transient_opt =
-    sub->add_option("--transient-parent", opts->transient_parent,
-                    "re-create the primary from a template on every use instead of persisting "
-                    "it: tpm2-tools-default (default), tpm2-tools-ecc-default, tss2-engine-key")
+    sub
+      ->add_option("--transient-parent", opts->transient_parent,
+                   "re-create the primary from a template on every use instead of persisting "
+                   "it: tpm2-tools-default (default), tpm2-tools-ecc-default, tss2-engine-key")
       ->expected(0, 1)
       ->type_name("[TEMPLATE]");
   opts->primary_handle_opt->excludes(opts->transient_opt);

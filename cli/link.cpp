@@ -76,8 +76,8 @@ read_keys(const LinkOptions& o, const Primary& primary)
       keys::Tss2Key k = keys::decode_tss2_pem(text);
       bool ok = k.parent == expected || (primary.transient && k.parent == 0);
       if (!ok) {
-        throw_usage(o.keys[i] + ": parent " + hex32(k.parent)
-                      + " is not the token's primary (" + hex32(expected) + ")",
+        throw_usage(o.keys[i] + ": parent " + hex32(k.parent) + " is not the token's primary ("
+                      + hex32(expected) + ")",
                     "link the key into a token whose primary is its parent");
       }
       out.push_back({tpm::unmarshal_public(k.pub), tpm::unmarshal_private(k.priv), o.keys[i]});
@@ -132,10 +132,10 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   std::vector<Bytes> ids;
   for (const Blobs& b : keys) {
     try {
-      pc.load(b.pub, b.priv);  // proves the primary is the key's parent
+      pc.load(b.pub, b.priv); // proves the primary is the key's parent
     } catch (const Error& e) {
-      throw Error(e.code(), b.from + ": the key does not load under the token's primary ("
-                              + e.what() + ")",
+      throw Error(e.code(),
+                  b.from + ": the key does not load under the token's primary (" + e.what() + ")",
                   "the key was created under another parent or another TPM");
     }
     keys::KeyObjectInput in;

@@ -55,7 +55,8 @@ void
 add_listobjects(CLI::App& app, const GlobalOptions& g)
 {
   auto label = std::make_shared<std::string>();
-  CLI::App* sub = app.add_subcommand("listobjects", "List the objects (keys, certificates) of a token");
+  CLI::App* sub =
+    app.add_subcommand("listobjects", "List the objects (keys, certificates) of a token");
   sub->footer("Example: tpm2-ptool listobjects --label ssh");
   sub->add_option("--label", *label, "label of the token")->required();
   sub->callback([label, &g]() { run_listobjects(*label, g); });

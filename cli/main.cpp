@@ -57,13 +57,15 @@ main(int argc, char** argv)
   app.set_version_flag("--version", version_text());
   app.require_subcommand(1);
   app.fallthrough();
-  app.add_option("--tcti", global.tcti,
-                 "TPM connection (tctildr string, e.g. device:/dev/tpmrm0); default "
-                 "$TPM2_PKCS11_TCTI, $TPM2TOOLS_TCTI, then auto-detection")
+  app
+    .add_option("--tcti", global.tcti,
+                "TPM connection (tctildr string, e.g. device:/dev/tpmrm0); default "
+                "$TPM2_PKCS11_TCTI, $TPM2TOOLS_TCTI, then auto-detection")
     ->type_name("TCTI");
-  app.add_option("--path", global.path,
-                 "store directory; default $TPM2_PKCS11_STORE, /etc/tpm2_pkcs11 if writable, "
-                 "~/.tpm2_pkcs11")
+  app
+    .add_option("--path", global.path,
+                "store directory; default $TPM2_PKCS11_STORE, /etc/tpm2_pkcs11 if writable, "
+                "~/.tpm2_pkcs11")
     ->type_name("DIR");
   ptool::cli::add_all_commands(app, global);
 
@@ -74,7 +76,7 @@ main(int argc, char** argv)
   ptool::cli::scrub_argv(argc, argv);
   try {
     app.parse(args);
-    return 0;  // the subcommand's callback ran inside parse()
+    return 0; // the subcommand's callback ran inside parse()
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

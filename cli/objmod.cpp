@@ -131,8 +131,8 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     o.file ? std::optional(store::parse_plain_attrs(read_file(*o.file))) : std::nullopt;
 
   bool write = value || replacement;
-  store::Store st = open_store(g, write ? store::Store::Mode::k_existing
-                                        : store::Store::Mode::k_read_only);
+  store::Store st =
+    open_store(g, write ? store::Store::Mode::k_existing : store::Store::Mode::k_read_only);
   std::optional<store::Transaction> tx;
   if (write) {
     tx.emplace(st);

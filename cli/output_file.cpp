@@ -32,10 +32,10 @@ write_private_file(const fs::path& path, std::span<const uint8_t> data, bool for
 {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-  Fd fd(::mkstemp(tmpl.data()));  // mkstemp creates the file 0600
+  Fd fd(::mkstemp(tmpl.data())); // mkstemp creates the file 0600
   if (!fd) {
-    throw Error(ExitCode::k_general, "cannot create a file in " + dir.string() + ": "
-                                       + std::strerror(errno));
+    throw Error(ExitCode::k_general,
+                "cannot create a file in " + dir.string() + ": " + std::strerror(errno));
   }
   auto fail = [&](const std::string& what) {
     int err = errno;

@@ -31,9 +31,8 @@ resolves_to_non_string(const std::string& s)
   if (s.empty() || s == "<<" || s == "=") {
     return true;
   }
-  return std::regex_match(s, k_bool) || std::regex_match(s, k_int)
-         || std::regex_match(s, k_float) || std::regex_match(s, k_null)
-         || std::regex_match(s, k_timestamp);
+  return std::regex_match(s, k_bool) || std::regex_match(s, k_int) || std::regex_match(s, k_float)
+         || std::regex_match(s, k_null) || std::regex_match(s, k_timestamp);
 }
 
 // Decodes UTF-8; a byte that does not start a valid sequence stands for itself.
@@ -105,7 +104,7 @@ choose_style(const std::string& s, bool simple_key)
       }
     }
     if (!(c >= 0x20 && c <= 0x7e)) {
-      special = true;  // breaks, controls and (allow_unicode=False) all non-ASCII
+      special = true; // breaks, controls and (allow_unicode=False) all non-ASCII
     }
     if (c == ' ' && i == 0) {
       leading_space = true;
@@ -176,22 +175,53 @@ double_quoted(const std::string& s)
   for (char32_t c : decode_utf8(s)) {
     const char* esc = nullptr;
     switch (c) {
-    case 0: esc = "\\0"; break;
-    case 0x07: esc = "\\a"; break;
-    case 0x08: esc = "\\b"; break;
-    case 0x09: esc = "\\t"; break;
-    case 0x0a: esc = "\\n"; break;
-    case 0x0b: esc = "\\v"; break;
-    case 0x0c: esc = "\\f"; break;
-    case 0x0d: esc = "\\r"; break;
-    case 0x1b: esc = "\\e"; break;
-    case '"': esc = "\\\""; break;
-    case '\\': esc = "\\\\"; break;
-    case 0x85: esc = "\\N"; break;
-    case 0xa0: esc = "\\_"; break;
-    case 0x2028: esc = "\\L"; break;
-    case 0x2029: esc = "\\P"; break;
-    default: break;
+    case 0:
+      esc = "\\0";
+      break;
+    case 0x07:
+      esc = "\\a";
+      break;
+    case 0x08:
+      esc = "\\b";
+      break;
+    case 0x09:
+      esc = "\\t";
+      break;
+    case 0x0a:
+      esc = "\\n";
+      break;
+    case 0x0b:
+      esc = "\\v";
+      break;
+    case 0x0c:
+      esc = "\\f";
+      break;
+    case 0x0d:
+      esc = "\\r";
+      break;
+    case 0x1b:
+      esc = "\\e";
+      break;
+    case '"':
+      esc = "\\\"";
+      break;
+    case '\\':
+      esc = "\\\\";
+      break;
+    case 0x85:
+      esc = "\\N";
+      break;
+    case 0xa0:
+      esc = "\\_";
+      break;
+    case 0x2028:
+      esc = "\\L";
+      break;
+    case 0x2029:
+      esc = "\\P";
+      break;
+    default:
+      break;
     }
     if (esc) {
       out += esc;
@@ -304,7 +334,7 @@ public:
       if (v.kind == YamlNode::Kind::k_map) {
         map(v, indent + 2, false);
       } else {
-        seq(v, indent, false);  // PyYAML does not indent a sequence inside a mapping
+        seq(v, indent, false); // PyYAML does not indent a sequence inside a mapping
       }
       return;
     }
@@ -400,7 +430,7 @@ pyyaml_dump(const YamlNode& root)
   } else if (root.kind == YamlNode::Kind::k_seq && !root.items.empty()) {
     d.seq(root, 0, false);
   } else {
-    d.value(root, 0);  // never used for scalars by our commands; kept total
+    d.value(root, 0); // never used for scalars by our commands; kept total
   }
   return d.take();
 }

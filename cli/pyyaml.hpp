@@ -19,8 +19,8 @@ struct YamlNode
   bool flag = false;
   int64_t num = 0;
   std::string str;
-  std::vector<YamlNode> items;                           // k_seq
-  std::vector<std::pair<YamlNode, YamlNode>> entries;    // k_map, sorted when dumped
+  std::vector<YamlNode> items;                        // k_seq
+  std::vector<std::pair<YamlNode, YamlNode>> entries; // k_map, sorted when dumped
 
   static YamlNode null() { return {}; }
   static YamlNode boolean(bool v);

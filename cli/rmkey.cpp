@@ -45,7 +45,8 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
   if (o.id) {
     wanted_id = from_hex(*o.id);
     if (!wanted_id || wanted_id->empty()) {
-      throw_usage("--id '" + *o.id + "' is not a hex CKA_ID", "give the CKA_ID as listobjects prints it");
+      throw_usage("--id '" + *o.id + "' is not a hex CKA_ID",
+                  "give the CKA_ID as listobjects prints it");
     }
   }
   store::Store st = open_store(g, store::Store::Mode::k_existing);
@@ -82,7 +83,8 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
   for (const Object& obj : objects) {
     const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
     bool same_id = id && !wanted_id->empty() && *id == *wanted_id;
-    if (obj.id == key_row || (is_removable_class(keys::attr_int(obj.attrs, ck::k_class)) && same_id)) {
+    if (obj.id == key_row
+        || (is_removable_class(keys::attr_int(obj.attrs, ck::k_class)) && same_id)) {
       st.delete_object(obj.id);
       removed.push_back(YamlNode::integer(obj.id));
     }
@@ -92,9 +94,9 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
                     "list its objects with 'tpm2-ptool listobjects --label " + o.label + "'");
   }
   tx.commit();
-  std::cout << pyyaml_dump(YamlNode::map({{YamlNode::string("action"), YamlNode::string("remove")},
-                                          {YamlNode::string("objects"),
-                                           YamlNode::seq(std::move(removed))}}));
+  std::cout << pyyaml_dump(
+    YamlNode::map({{YamlNode::string("action"), YamlNode::string("remove")},
+                   {YamlNode::string("objects"), YamlNode::seq(std::move(removed))}}));
 }
 
 } // namespace
@@ -108,7 +110,8 @@ add_rmkey(CLI::App& app, const GlobalOptions& g)
   sub->footer("Example: tpm2-ptool rmkey --label ssh --key-label laptop");
   sub->add_option("--label", opts->label, "label of the token")->required();
   auto* kl = sub->add_option("--key-label", opts->key_label, "label of the key");
-  auto* id = sub->add_option("--id", opts->id, "CKA_ID of the key in hex, as listobjects prints it");
+  auto* id =
+    sub->add_option("--id", opts->id, "CKA_ID of the key in hex, as listobjects prints it");
   kl->excludes(id);
   sub->callback([opts, &g]() { run_rmkey(*opts, g); });
 }

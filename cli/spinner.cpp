@@ -38,15 +38,15 @@ Spinner::run()
   unsigned frame = 0;
   while (!m_wake.wait_for(lock, std::chrono::milliseconds(frame ? 125 : 500),
                           [this]() { return m_stop; })) {
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::steady_clock::now() - start)
-                  .count();
+    auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+        .count();
     std::fprintf(stderr, "\r%c %s... %llds", k_frames[frame++ % 4], m_what.c_str(),
                  static_cast<long long>(secs));
     std::fflush(stderr);
   }
   if (frame > 0) {
-    std::fputs("\r\033[K", stderr);  // erase the line
+    std::fputs("\r\033[K", stderr); // erase the line
     std::fflush(stderr);
   }
 }

@@ -59,7 +59,8 @@ run_ssh_config(const SshConfigOptions& o, const GlobalOptions& g)
     // With IdentitiesOnly, ssh offers only the module's keys that have a matching IdentityFile.
     std::cout << "    # only the keys of token \"" << token->label.value_or("")
               << "\"; create the file with:\n"
-              << "    #   tpm2-ptool ssh-pubkey --label '" << token->label.value_or("") << "' > " << pub << "\n"
+              << "    #   tpm2-ptool ssh-pubkey --label '" << token->label.value_or("") << "' > "
+              << pub << "\n"
               << "    IdentityFile " << pub << "\n"
               << "    IdentitiesOnly yes\n";
   }
@@ -77,8 +78,9 @@ add_ssh_config(CLI::App& app, const GlobalOptions& g)
               ">> ~/.ssh/config");
   sub->add_option("--host", opts->host, "host name or pattern for the Host line")->required();
   sub->add_option("--label", opts->label, "label of the token: offer only its keys");
-  sub->add_option("--module", opts->module, "PKCS#11 module path (default: the installed one, "
-                                            PTOOL_MODULE_PATH ")")
+  sub
+    ->add_option("--module", opts->module,
+                 "PKCS#11 module path (default: the installed one, " PTOOL_MODULE_PATH ")")
     ->type_name("FILE");
   sub->callback([opts, &g]() { run_ssh_config(*opts, g); });
 }

@@ -70,7 +70,8 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
   if (printed == 0 && (o.key_label || o.id)) {
     throw_not_found("no RSA or EC key in token \"" + o.label + "\" matches "
                       + (o.key_label ? "--key-label " + *o.key_label : "--id " + *o.id),
-                    "list the token's objects with 'tpm2-ptool listobjects --label " + o.label + "'");
+                    "list the token's objects with 'tpm2-ptool listobjects --label " + o.label
+                      + "'");
   }
 }
 
@@ -86,14 +87,16 @@ add_ssh_pubkey(CLI::App& app, const GlobalOptions& g)
               "         tpm2-ptool ssh-pubkey --label ssh --fingerprint");
   sub->add_option("--label", opts->label, "label of the token")->required();
   auto* kl = sub->add_option("--key-label", opts->key_label, "only the key with this label");
-  auto* id = sub->add_option("--id", opts->id, "only the key with this CKA_ID (as addkey printed it)");
+  auto* id =
+    sub->add_option("--id", opts->id, "only the key with this CKA_ID (as addkey printed it)");
   kl->excludes(id);
   auto* fp = sub->add_flag("--fingerprint", opts->fingerprint,
                            "print fingerprints as 'ssh-keygen -l' does: bits SHA256:... comment "
                            "(TYPE)");
-  sub->add_option("--authorized-keys-options", opts->authorized_keys_options,
-                  "prefix each line with these authorized_keys options, e.g. "
-                  "'from=\"10.0.0.0/8\",no-port-forwarding'")
+  sub
+    ->add_option("--authorized-keys-options", opts->authorized_keys_options,
+                 "prefix each line with these authorized_keys options, e.g. "
+                 "'from=\"10.0.0.0/8\",no-port-forwarding'")
     ->type_name("OPTIONS")
     ->excludes(fp);
   sub->callback([opts, &g]() { run_ssh_pubkey(*opts, g); });

@@ -37,7 +37,8 @@ find_token(const store::Store& st, const std::string& label)
 {
   auto token = st.token_by_label(label);
   if (!token) {
-    throw_not_found("No token labeled \"" + label + "\"", "list tokens with 'tpm2-ptool listtokens --pid N'");
+    throw_not_found("No token labeled \"" + label + "\"",
+                    "list tokens with 'tpm2-ptool listtokens --pid N'");
   }
   return *token;
 }

@@ -76,8 +76,8 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
   if (o.auth.userpin.given()) {
     userpin = read_secret(o.auth.userpin, Prompt::k_never);
   } else if (!sopin) {
-    userpin = token.config.empty_user_pin ? SecureBytes{}
-                                          : read_secret(o.auth.userpin, Prompt::k_existing);
+    userpin =
+      token.config.empty_user_pin ? SecureBytes{} : read_secret(o.auth.userpin, Prompt::k_existing);
   }
   if (userpin && !seal->user) {
     throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet",

@@ -17,9 +17,11 @@ namespace ptool {
 
 // One generic deleter for C handles: unique_ptr<T, CDeleter<free_fn>> owns a C object and
 // frees it exactly once with its library's free function.
-template<auto Fn> struct CDeleter
+template<auto Fn>
+struct CDeleter
 {
-  template<typename T> void operator()(T* p) const
+  template<typename T>
+  void operator()(T* p) const
   {
     if (p) {
       Fn(p);
@@ -27,7 +29,8 @@ template<auto Fn> struct CDeleter
   }
 };
 
-template<typename T, auto Fn> using CHandle = std::unique_ptr<T, CDeleter<Fn>>;
+template<typename T, auto Fn>
+using CHandle = std::unique_ptr<T, CDeleter<Fn>>;
 
 using EvpPkey = CHandle<EVP_PKEY, EVP_PKEY_free>;
 using EvpPkeyCtx = CHandle<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
@@ -46,7 +49,8 @@ esys_free(void* p)
   Esys_Free(p);
 }
 // Output structures that ESAPI allocates for us (TPM2B_PUBLIC*, TPMS_CAPABILITY_DATA*, …).
-template<typename T> using EsysPtr = CHandle<T, esys_free>;
+template<typename T>
+using EsysPtr = CHandle<T, esys_free>;
 
 // Move-only owner of a file descriptor; closes it on destruction.
 class Fd

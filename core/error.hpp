@@ -10,23 +10,23 @@ namespace ptool {
 // Do not reorder: scripts depend on these numbers (documented in README.md and man/).
 enum class ExitCode : int {
   k_ok = 0,
-  k_general = 1,      // anything not covered below
-  k_usage = 2,        // bad command line or option value
-  k_auth = 3,         // wrong PIN / auth value, dictionary-attack lockout
-  k_tcti = 4,         // TPM unreachable at the TCTI
-  k_unsupported = 5,  // this TPM does not support the algorithm or command
-  k_not_found = 6,    // named primary, token, key or object does not exist
+  k_general = 1,     // anything not covered below
+  k_usage = 2,       // bad command line or option value
+  k_auth = 3,        // wrong PIN / auth value, dictionary-attack lockout
+  k_tcti = 4,        // TPM unreachable at the TCTI
+  k_unsupported = 5, // this TPM does not support the algorithm or command
+  k_not_found = 6,   // named primary, token, key or object does not exist
 };
 
 // The one error type of core/, store/ and cli/. `message` says what failed (one line, no
 // secrets); `hint` says what to do about it (may be empty). main() prints both and exits
 // with `code`; the PKCS#11 module maps `code` to a CK_RV.
-class Error : public std::runtime_error {
+class Error : public std::runtime_error
+{
 public:
   Error(ExitCode code, std::string message, std::string hint = {})
       : std::runtime_error(message), m_code(code), m_hint(std::move(hint))
-  {
-  }
+  {}
   ExitCode code() const { return m_code; }
   const std::string& hint() const { return m_hint; }
 

@@ -29,7 +29,10 @@ struct AttrValue
   static AttrValue integer(uint64_t v) { return {Kind::k_int, v, false, {}, {}}; }
   static AttrValue boolean(bool v) { return {Kind::k_bool, 0, v, {}, {}}; }
   static AttrValue data(Bytes v) { return {Kind::k_bytes, 0, false, std::move(v), {}}; }
-  static AttrValue list(std::vector<uint64_t> v) { return {Kind::k_seq, 0, false, {}, std::move(v)}; }
+  static AttrValue list(std::vector<uint64_t> v)
+  {
+    return {Kind::k_seq, 0, false, {}, std::move(v)};
+  }
   bool operator==(const AttrValue&) const = default;
 };
 // CKA number -> value, kept sorted by number (the order upstream's tool writes).
@@ -41,9 +44,9 @@ struct Primary
   int64_t id = 0;
   std::string hierarchy = "o";
   bool transient = false;
-  std::string template_name;  // transient only
-  Bytes esys_tr;              // persistent only: serialized ESYS_TR
-  SecureBytes objauth;        // the primary's auth, used byte for byte
+  std::string template_name; // transient only
+  Bytes esys_tr;             // persistent only: serialized ESYS_TR
+  SecureBytes objauth;       // the primary's auth, used byte for byte
 };
 
 // tokens.config
@@ -77,7 +80,7 @@ struct SealObject
 {
   int64_t id = 0;
   int64_t tokid = 0;
-  std::optional<SealBlobs> user;  // NULL until C_InitPIN for library-made tokens
+  std::optional<SealBlobs> user; // NULL until C_InitPIN for library-made tokens
   SealBlobs so;
 };
 

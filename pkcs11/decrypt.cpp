@@ -32,7 +32,7 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
     size_t k = (modulus_bits(obj.attrs) + 7) / 8;
     if (!out && !s.op.result) {
-      *out_len = k;  // an upper bound is allowed; the TPM is asked only once
+      *out_len = k; // an upper bound is allowed; the TPM is asked only once
       keep = true;
       return CKR_OK;
     }
@@ -47,18 +47,17 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
       try {
         if (oaep && !s.op.label.empty() && s.op.label.back() != 0) {
           // The TPM only takes NUL-terminated OAEP labels: raw RSA, then decode here.
-          SecureBytes em = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(),
-                                            TPM2_ALG_NULL, TPM2_ALG_NULL, cipher);
+          SecureBytes em = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(), TPM2_ALG_NULL,
+                                            TPM2_ALG_NULL, cipher);
           em.insert(em.begin(), em.size() < k ? k - em.size() : 0, 0);
           s.op.result = crypto::oaep_decode(s.op.pss_md, em, s.op.label);
           if (!s.op.result) {
             return CKR_ENCRYPTED_DATA_INVALID;
           }
         } else {
-          s.op.result = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(),
-                                         oaep ? TPM2_ALG_OAEP : TPM2_ALG_RSAES,
-                                         oaep ? tpm_hash(s.op.pss_md) : TPM2_ALG_NULL, cipher,
-                                         s.op.label);
+          s.op.result = tpm::rsa_decrypt(
+            ts.esys->get(), key, ts.pc->session(), oaep ? TPM2_ALG_OAEP : TPM2_ALG_RSAES,
+            oaep ? tpm_hash(s.op.pss_md) : TPM2_ALG_NULL, cipher, s.op.label);
         }
       } catch (const Error& e) {
         if (e.code() == ExitCode::k_tcti) {

@@ -87,8 +87,9 @@ start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k
   }
   const Object& obj = m.object(s, key);
   const Mechanism* info = find_mechanism(mech->mechanism);
-  CK_FLAGS need = use == KeyUse::k_sign ? CKF_SIGN : use == KeyUse::k_verify ? CKF_VERIFY
-                                                                             : CKF_DECRYPT;
+  CK_FLAGS need = use == KeyUse::k_sign     ? CKF_SIGN
+                  : use == KeyUse::k_verify ? CKF_VERIFY
+                                            : CKF_DECRYPT;
   if (!info || !(info->flags & need)) {
     fail(CKR_MECHANISM_INVALID);
   }

@@ -16,8 +16,8 @@ struct Mechanism
   enum class Family { k_ecdsa, k_rsa_pkcs, k_rsa_pss, k_rsa_oaep };
   CK_MECHANISM_TYPE type;
   Family family;
-  std::string_view md;  // hash applied by the module to the data; empty for raw mechanisms
-  CK_FLAGS flags;       // CKF_SIGN, CKF_VERIFY, CKF_DECRYPT (+ CKF_HW, EC flags)
+  std::string_view md; // hash applied by the module to the data; empty for raw mechanisms
+  CK_FLAGS flags;      // CKF_SIGN, CKF_VERIFY, CKF_DECRYPT (+ CKF_HW, EC flags)
 };
 
 std::span<const Mechanism> mechanisms();

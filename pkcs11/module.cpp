@@ -15,7 +15,7 @@ Module&
 Module::instance()
 {
   // Never destroyed: a host may call into us from atexit handlers after static destruction.
-  static Module* module = new Module();  // NOLINT(cppcoreguidelines-owning-memory)
+  static Module* module = new Module(); // NOLINT(cppcoreguidelines-owning-memory)
   return *module;
 }
 
@@ -101,9 +101,8 @@ Module::refresh_tokens()
   std::vector<Token> rows;
   try {
     st.emplace(open_store());
-    rows = st->tokens_skipping([](const Error& e) {
-      log(LogLevel::k_warn, std::string("token skipped: ") + e.what());
-    });
+    rows = st->tokens_skipping(
+      [](const Error& e) { log(LogLevel::k_warn, std::string("token skipped: ") + e.what()); });
   } catch (const Error& e) {
     log(LogLevel::k_info, std::string("no store: ") + e.what());
   }
@@ -159,7 +158,7 @@ Module::refresh_objects(TokenState& ts)
     }
   } catch (const Error& e) {
     log(LogLevel::k_warn, std::string("cannot read objects: ") + e.what());
-    return;  // keep what we had
+    return; // keep what we had
   }
   ts.objects = std::move(objects);
 }
@@ -344,8 +343,9 @@ Module::load_key(TokenState& ts, const Object& obj)
       if (ts.loaded.empty() || e.hint().rfind("the TPM has no free slots", 0) != 0) {
         throw;
       }
-      auto oldest = std::min_element(ts.last_use.begin(), ts.last_use.end(),
-                                     [](const auto& a, const auto& b) { return a.second < b.second; });
+      auto oldest =
+        std::min_element(ts.last_use.begin(), ts.last_use.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
       log(LogLevel::k_debug, "TPM full: flushing key object " + std::to_string(oldest->first));
       ts.loaded.erase(oldest->first);
       ts.last_use.erase(oldest);

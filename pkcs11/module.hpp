@@ -27,9 +27,9 @@ struct TokenState
   Token token;
   bool user_pin_set = false;
   enum class Login { k_none, k_user, k_so } login = Login::k_none;
-  SecureBytes wrapping_key;                    // set while unsealed (login or empty-user-pin)
-  std::optional<bool> pss_good;                // from the config, else probed once
-  std::map<int64_t, Object> objects;           // store rows as of the last read
+  SecureBytes wrapping_key;          // set while unsealed (login or empty-user-pin)
+  std::optional<bool> pss_good;      // from the config, else probed once
+  std::map<int64_t, Object> objects; // store rows as of the last read
   // Declared in construction order: pc uses esys, so it is destroyed first.
   std::unique_ptr<tpm::EsysContext> esys;
   std::unique_ptr<tpm::PrimaryContext> pc;
@@ -40,10 +40,7 @@ struct TokenState
   std::map<int64_t, uint64_t> last_use;
   uint64_t use_counter = 0;
 
-  bool private_visible() const
-  {
-    return login == Login::k_user || token.config.empty_user_pin;
-  }
+  bool private_visible() const { return login == Login::k_user || token.config.empty_user_pin; }
 };
 
 // A sign / verify / decrypt operation between its Init and its final call.
@@ -52,11 +49,11 @@ struct Operation
   enum class Kind { k_none, k_sign, k_verify, k_decrypt } kind = Kind::k_none;
   const Mechanism* mech = nullptr;
   int64_t key = 0;
-  std::string_view pss_md;  // PSS / OAEP hash (from the parameters)
+  std::string_view pss_md; // PSS / OAEP hash (from the parameters)
   size_t salt_len = 0;
-  Bytes label;              // OAEP label
-  Bytes data;               // collected by the Update calls
-  std::optional<SecureBytes> result;  // decrypt output kept while the caller's buffer is short
+  Bytes label;                       // OAEP label
+  Bytes data;                        // collected by the Update calls
+  std::optional<SecureBytes> result; // decrypt output kept while the caller's buffer is short
 };
 
 struct Session
@@ -90,10 +87,10 @@ public:
   void refresh_objects(TokenState& ts);
   store::Store open_store() const;
 
-  TokenState& token(CK_SLOT_ID slot);  // CKR_SLOT_ID_INVALID when unknown
+  TokenState& token(CK_SLOT_ID slot); // CKR_SLOT_ID_INVALID when unknown
   std::map<CK_SLOT_ID, TokenState>& tokens() { return m_tokens; }
 
-  Session& session(CK_SESSION_HANDLE h);  // CKR_SESSION_HANDLE_INVALID when unknown
+  Session& session(CK_SESSION_HANDLE h); // CKR_SESSION_HANDLE_INVALID when unknown
   Session& open_session(CK_SLOT_ID slot, CK_FLAGS flags);
   void close_session(CK_SESSION_HANDLE h);
   void close_sessions_of(CK_SLOT_ID slot);

@@ -84,8 +84,8 @@ matches(const AttrMap& attrs, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
     }
     auto value = encode(attrs, tmpl[i].type);
     if (!value || value->size() != tmpl[i].ulValueLen
-        || (!value->empty() && (!tmpl[i].pValue
-                                || std::memcmp(value->data(), tmpl[i].pValue, value->size())))) {
+        || (!value->empty()
+            && (!tmpl[i].pValue || std::memcmp(value->data(), tmpl[i].pValue, value->size())))) {
       return false;
     }
   }
@@ -154,8 +154,8 @@ find_objects_final(Module& m, CK_SESSION_HANDLE h)
 }
 
 CK_RV
-get_attribute_value(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE handle,
-                    CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+get_attribute_value(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE handle, CK_ATTRIBUTE_PTR tmpl,
+                    CK_ULONG count)
 {
   if (!tmpl && count) {
     return CKR_ARGUMENTS_BAD;

@@ -104,7 +104,7 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
   } catch (const Error& e) {
     log(LogLevel::k_info, std::string("login failed: ") + e.what());
     if (ts.wrapping_key.empty()) {
-      m.logout(ts);  // close the TPM again: nothing else needs it
+      m.logout(ts); // close the TPM again: nothing else needs it
     }
     if (e.code() == ExitCode::k_auth) {
       return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
@@ -114,8 +114,8 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
   if (user != CKU_CONTEXT_SPECIFIC) {
     ts.login = so ? L::k_so : L::k_user;
   }
-  log(LogLevel::k_info, std::string(so ? "SO" : "user") + " logged in to token "
-                          + std::to_string(ts.token.id));
+  log(LogLevel::k_info,
+      std::string(so ? "SO" : "user") + " logged in to token " + std::to_string(ts.token.id));
   return CKR_OK;
 }
 

@@ -150,8 +150,7 @@ verify_all(Module& m, Session& s, std::span<const uint8_t> data, std::span<const
       if (tbs.size() != crypto::digest_size(op.pss_md)) {
         return CKR_DATA_LEN_RANGE;
       }
-      ok = crypto::verify(key->get(), crypto::SigKind::k_rsa_pss, op.pss_md, op.salt_len, tbs,
-                          sig);
+      ok = crypto::verify(key->get(), crypto::SigKind::k_rsa_pss, op.pss_md, op.salt_len, tbs, sig);
       break;
     case Family::k_rsa_oaep:
       return CKR_MECHANISM_INVALID;

@@ -66,7 +66,7 @@ public:
     }
     tag = m_s.substr(start, m_pos - start);
     if (tag == "seq") {
-      return true;  // the caller reads the list
+      return true; // the caller reads the list
     }
     if (!eat(" \"")) {
       return false;

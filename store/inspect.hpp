@@ -26,7 +26,7 @@ struct StoreFiles
   std::filesystem::path db;
   bool dir_exists = false;
   bool db_exists = false;
-  unsigned dir_mode = 0;  // permission bits
+  unsigned dir_mode = 0; // permission bits
   unsigned db_mode = 0;
   // Leftovers next to the database: `<db>.old` stops libtpm2_pkcs11 1.9.0 from opening any
   // store; `<db>.bak` stops upstream's tool from upgrading.

@@ -105,7 +105,8 @@ public:
   }
   Stmt& bind_blob(int i, std::span<const uint8_t> v)
   {
-    check(sqlite3_bind_blob(m_stmt.get(), i, v.data() ? v.data() : reinterpret_cast<const uint8_t*>(""),
+    check(sqlite3_bind_blob(m_stmt.get(), i,
+                            v.data() ? v.data() : reinterpret_cast<const uint8_t*>(""),
                             static_cast<int>(v.size()), SQLITE_TRANSIENT));
     return *this;
   }
@@ -331,9 +332,8 @@ Store::open(const fs::path& dir, Mode mode)
   int rc = sqlite3_open_v2(db_path.c_str(), &raw, flags, nullptr);
   SqliteDb db(raw);
   if (rc != SQLITE_OK) {
-    throw Error(ExitCode::k_general,
-                "cannot open " + db_path.string() + ": "
-                  + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    throw Error(ExitCode::k_general, "cannot open " + db_path.string() + ": "
+                                       + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
   sqlite3_extended_result_codes(db.get(), 0);

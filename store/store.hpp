@@ -28,9 +28,9 @@ class Store
 {
 public:
   enum class Mode {
-    k_read_only,   // the store must exist; opened SQLITE_OPEN_READONLY
-    k_read_write,  // creates the directory (0700), file (0600) and schema when missing
-    k_existing,    // read-write, but the store must already exist: a failure writes nothing
+    k_read_only,  // the store must exist; opened SQLITE_OPEN_READONLY
+    k_read_write, // creates the directory (0700), file (0600) and schema when missing
+    k_existing,   // read-write, but the store must already exist: a failure writes nothing
   };
   static Store open(const std::filesystem::path& dir, Mode mode);
 

@@ -147,8 +147,9 @@ CREATE TABLE pobjects2(
     objauth TEXT NOT NULL
 );)");
   SqliteStmt rd = prepare(db, f, "SELECT id, hierarchy, handle, objauth FROM pobjects");
-  SqliteStmt wr = prepare(db, f, "INSERT INTO pobjects2 (id, hierarchy, config, objauth) "
-                                 "VALUES (?, ?, ?, ?)");
+  SqliteStmt wr = prepare(db, f,
+                          "INSERT INTO pobjects2 (id, hierarchy, config, objauth) "
+                          "VALUES (?, ?, ?, ?)");
   while (sqlite3_step(rd.get()) == SQLITE_ROW) {
     Primary p;
     p.transient = false;
@@ -195,8 +196,8 @@ rewrite_objects(sqlite3* db, const fs::path& f, const std::function<bool(AttrMap
       attrs = parse_attrs(column_text(rd.get(), 1));
     } catch (const std::exception& e) {
       throw Error(ExitCode::k_general,
-                  f.string() + ": tobjects row " + std::to_string(id) + " is unreadable: "
-                    + e.what(),
+                  f.string() + ": tobjects row " + std::to_string(id)
+                    + " is unreadable: " + e.what(),
                   "the store was not changed");
     }
     if (!fix(attrs) && !always) {
@@ -272,11 +273,13 @@ run_steps(sqlite3* db, const fs::path& f, int from)
     step_4(db, f);
   }
   for (int step = std::max(from + 1, 5); step <= 7; ++step) {
-    rewrite_objects(db, f, [step](AttrMap& a) { return fix_step(a, step); }, false);
+    rewrite_objects(
+      db, f, [step](AttrMap& a) { return fix_step(a, step); }, false);
   }
   // 7 -> 8: CKA_ALLOWED_MECHANISMS stored as a hex string of native CK_ULONGs becomes a
   // !!seq; parse_attrs already reads both forms, so re-emitting every row converts it.
-  rewrite_objects(db, f, [](AttrMap&) { return false; }, true);
+  rewrite_objects(
+    db, f, [](AttrMap&) { return false; }, true);
   exec(db, f, "REPLACE INTO schema (id, schema_version) VALUES (1, 8);");
 }
 
@@ -336,7 +339,7 @@ upgrade_store(const fs::path& dir)
   fs::path db_path = dir / k_db_name;
   std::error_code ec;
   if (!fs::exists(db_path, ec)) {
-    Store::open(dir, Store::Mode::k_read_write);  // upstream's dbup creates a fresh store
+    Store::open(dir, Store::Mode::k_read_write); // upstream's dbup creates a fresh store
     return {k_schema_version, k_schema_version};
   }
   LockFile lock(db_path.string() + ".lock");
@@ -344,7 +347,7 @@ upgrade_store(const fs::path& dir)
   std::optional<int> version = read_version(src.get(), db_path);
   if (!version) {
     src.reset();
-    Store::open(dir, Store::Mode::k_read_write);  // empty file: create; else explains
+    Store::open(dir, Store::Mode::k_read_write); // empty file: create; else explains
     return {k_schema_version, k_schema_version};
   }
   if (*version > 9) {
@@ -364,7 +367,8 @@ upgrade_store(const fs::path& dir)
   // Create the copy ourselves (O_EXCL: a leftover .bak means an earlier upgrade died and
   // must be looked at) with the database's own permissions.
   fs::path bak_path = db_path.string() + ".bak";
-  struct stat st{};
+  struct stat st
+  {};
   ::stat(db_path.c_str(), &st);
   Fd bak_fd(::open(bak_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, st.st_mode & 0777));
   if (!bak_fd) {
@@ -374,8 +378,8 @@ upgrade_store(const fs::path& dir)
                   "check which file is intact, then move " + bak_path.filename().string()
                     + " out of the way and run dbup again");
     }
-    throw Error(ExitCode::k_general, "cannot create " + bak_path.string() + ": "
-                                       + std::strerror(errno));
+    throw Error(ExitCode::k_general,
+                "cannot create " + bak_path.string() + ": " + std::strerror(errno));
   }
   BackupFile bak(bak_path);
   bak_fd.close();
@@ -405,8 +409,9 @@ upgrade_store(const fs::path& dir)
     exec(dst.get(), bak_path, "COMMIT;");
   }
   if (::rename(bak_path.c_str(), db_path.c_str()) != 0) {
-    throw Error(ExitCode::k_general, "cannot replace " + db_path.string() + ": "
-                                       + std::strerror(errno), "the store was not changed");
+    throw Error(ExitCode::k_general,
+                "cannot replace " + db_path.string() + ": " + std::strerror(errno),
+                "the store was not changed");
   }
   bak.done();
   sqlite3_exec(src.get(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -204,8 +204,7 @@ verify(EVP_PKEY* key, SigKind kind, std::string_view md, size_t salt_len,
   if (!ok) {
     throw Error(ExitCode::k_general, "OpenSSL could not set the signature parameters");
   }
-  return EVP_PKEY_verify(ctx.get(), to_check.data(), to_check.size(), tbs.data(), tbs.size())
-         == 1;
+  return EVP_PKEY_verify(ctx.get(), to_check.data(), to_check.size(), tbs.data(), tbs.size()) == 1;
 }
 
 } // namespace ptool::crypto

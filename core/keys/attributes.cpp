@@ -23,13 +23,12 @@ rsa_mechanisms(const tpm::AlgorithmSet& algs)
 {
   // 1.9.0's list plus CKM_SHA1_RSA_PKCS, which 1.9.2 added (harmless, and makes
   // SHA1-RSA-PKCS work through the library).
-  std::vector<uint64_t> m = {ck::k_m_rsa_x_509,        ck::k_m_rsa_pkcs_oaep,
-                             ck::k_m_rsa_pkcs,         ck::k_m_sha1_rsa_pkcs,
-                             ck::k_m_sha256_rsa_pkcs,  ck::k_m_sha384_rsa_pkcs,
-                             ck::k_m_sha512_rsa_pkcs};
+  std::vector<uint64_t> m = {
+    ck::k_m_rsa_x_509,       ck::k_m_rsa_pkcs_oaep,   ck::k_m_rsa_pkcs,       ck::k_m_sha1_rsa_pkcs,
+    ck::k_m_sha256_rsa_pkcs, ck::k_m_sha384_rsa_pkcs, ck::k_m_sha512_rsa_pkcs};
   if (algs.has(TPM2_ALG_RSAPSS)) {
-    m.insert(m.end(), {ck::k_m_rsa_pkcs_pss, ck::k_m_sha1_rsa_pkcs_pss,
-                       ck::k_m_sha256_rsa_pkcs_pss});
+    m.insert(m.end(),
+             {ck::k_m_rsa_pkcs_pss, ck::k_m_sha1_rsa_pkcs_pss, ck::k_m_sha256_rsa_pkcs_pss});
     if (algs.has(TPM2_ALG_SHA384)) {
       m.push_back(ck::k_m_sha384_rsa_pkcs_pss);
     }
@@ -160,12 +159,18 @@ key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs)
   const Bytes label = text_bytes(in.label);
 
   AttrMap common = {
-    {ck::k_token, V::boolean(true)},        {ck::k_label, V::data(label)},
-    {ck::k_id, V::data(in.id)},             {ck::k_subject, V::data({})},
-    {ck::k_derive, V::boolean(false)},      {ck::k_start_date, V::data({})},
-    {ck::k_end_date, V::data({})},          {ck::k_local, V::boolean(local)},
-    {ck::k_modifiable, V::boolean(false)},  {ck::k_copyable, V::boolean(false)},
-    {ck::k_destroyable, V::boolean(true)},  {ck::k_tpm2_pub_blob, V::data(pub_blob)},
+    {ck::k_token, V::boolean(true)},
+    {ck::k_label, V::data(label)},
+    {ck::k_id, V::data(in.id)},
+    {ck::k_subject, V::data({})},
+    {ck::k_derive, V::boolean(false)},
+    {ck::k_start_date, V::data({})},
+    {ck::k_end_date, V::data({})},
+    {ck::k_local, V::boolean(local)},
+    {ck::k_modifiable, V::boolean(false)},
+    {ck::k_copyable, V::boolean(false)},
+    {ck::k_destroyable, V::boolean(true)},
+    {ck::k_tpm2_pub_blob, V::data(pub_blob)},
   };
   AttrMap secret_part = {
     {ck::k_private, V::boolean(true)},
@@ -211,10 +216,18 @@ key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs)
     }
     unsigned bits = 0;
     switch (pub.parameters.eccDetail.curveID) {
-    case TPM2_ECC_NIST_P224: bits = 224; break;
-    case TPM2_ECC_NIST_P256: bits = 256; break;
-    case TPM2_ECC_NIST_P384: bits = 384; break;
-    case TPM2_ECC_NIST_P521: bits = 521; break;
+    case TPM2_ECC_NIST_P224:
+      bits = 224;
+      break;
+    case TPM2_ECC_NIST_P256:
+      bits = 256;
+      break;
+    case TPM2_ECC_NIST_P384:
+      bits = 384;
+      break;
+    case TPM2_ECC_NIST_P521:
+      bits = 521;
+      break;
     default:
       throw Error(ExitCode::k_unsupported, "the key's ECC curve cannot be stored");
     }
@@ -230,23 +243,25 @@ key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs)
   }
   case TPM2_ALG_SYMCIPHER: {
     common.erase(ck::k_subject);
-    AttrMap secret = merged(merged(common, secret_part), {
-      {ck::k_class, V::integer(ck::k_o_secret_key)},
-      {ck::k_key_type, V::integer(ck::k_k_aes)},
-      {ck::k_value, V::data({})},
-      {ck::k_trusted, V::boolean(false)},
-      {ck::k_encrypt, V::boolean(sign)},
-      {ck::k_decrypt, V::boolean(decrypt)},
-      {ck::k_wrap, V::boolean(false)},
-      {ck::k_unwrap, V::boolean(false)},
-      {ck::k_sign, V::boolean(false)},
-      {ck::k_verify, V::boolean(false)},
-      {ck::k_value_len, V::integer(pub.parameters.symDetail.sym.keyBits.aes / 8U)},
-      {ck::k_key_gen_mechanism, V::integer(ck::k_m_aes_key_gen)},
-      {ck::k_wrap_template, V::list({})},
-      {ck::k_unwrap_template, V::data({})},
-      {ck::k_allowed_mechanisms, V::list(aes_mechanisms(algs))},
-    });
+    AttrMap secret =
+      merged(merged(common, secret_part),
+             {
+               {ck::k_class, V::integer(ck::k_o_secret_key)},
+               {ck::k_key_type, V::integer(ck::k_k_aes)},
+               {ck::k_value, V::data({})},
+               {ck::k_trusted, V::boolean(false)},
+               {ck::k_encrypt, V::boolean(sign)},
+               {ck::k_decrypt, V::boolean(decrypt)},
+               {ck::k_wrap, V::boolean(false)},
+               {ck::k_unwrap, V::boolean(false)},
+               {ck::k_sign, V::boolean(false)},
+               {ck::k_verify, V::boolean(false)},
+               {ck::k_value_len, V::integer(pub.parameters.symDetail.sym.keyBits.aes / 8U)},
+               {ck::k_key_gen_mechanism, V::integer(ck::k_m_aes_key_gen)},
+               {ck::k_wrap_template, V::list({})},
+               {ck::k_unwrap_template, V::data({})},
+               {ck::k_allowed_mechanisms, V::list(aes_mechanisms(algs))},
+             });
     return {secret};
   }
   case TPM2_ALG_KEYEDHASH: {
@@ -256,55 +271,58 @@ key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs)
     }
     HmacInfo h = hmac_info(scheme.details.hmac.hashAlg);
     common.erase(ck::k_subject);
-    AttrMap secret = merged(merged(common, secret_part), {
-      {ck::k_class, V::integer(ck::k_o_secret_key)},
-      {ck::k_key_type, V::integer(h.key_type)},
-      {ck::k_value, V::data({})},
-      {ck::k_trusted, V::boolean(false)},
-      {ck::k_encrypt, V::boolean(false)},
-      {ck::k_decrypt, V::boolean(false)},
-      {ck::k_wrap, V::boolean(false)},
-      {ck::k_unwrap, V::boolean(false)},
-      {ck::k_sign, V::boolean(sign)},
-      {ck::k_verify, V::boolean(true)},
-      {ck::k_value_len, V::integer(h.len)},
-      {ck::k_key_gen_mechanism, V::integer(ck::k_m_generic_secret_key_gen)},
-      {ck::k_wrap_template, V::list({})},
-      {ck::k_unwrap_template, V::data({})},
-      {ck::k_allowed_mechanisms, V::list({h.mechanism})},
-    });
+    AttrMap secret = merged(merged(common, secret_part),
+                            {
+                              {ck::k_class, V::integer(ck::k_o_secret_key)},
+                              {ck::k_key_type, V::integer(h.key_type)},
+                              {ck::k_value, V::data({})},
+                              {ck::k_trusted, V::boolean(false)},
+                              {ck::k_encrypt, V::boolean(false)},
+                              {ck::k_decrypt, V::boolean(false)},
+                              {ck::k_wrap, V::boolean(false)},
+                              {ck::k_unwrap, V::boolean(false)},
+                              {ck::k_sign, V::boolean(sign)},
+                              {ck::k_verify, V::boolean(true)},
+                              {ck::k_value_len, V::integer(h.len)},
+                              {ck::k_key_gen_mechanism, V::integer(ck::k_m_generic_secret_key_gen)},
+                              {ck::k_wrap_template, V::list({})},
+                              {ck::k_unwrap_template, V::data({})},
+                              {ck::k_allowed_mechanisms, V::list({h.mechanism})},
+                            });
     return {secret};
   }
   default:
     throw Error(ExitCode::k_unsupported, "the TPM key type cannot be stored as a PKCS#11 object");
   }
 
-  AttrMap priv = merged(merged(merged(common, secret_part), key_specific), {
-    {ck::k_class, V::integer(ck::k_o_private_key)},
-    {ck::k_key_type, V::integer(key_type)},
-    {ck::k_decrypt, V::boolean(decrypt)},
-    {ck::k_unwrap, V::boolean(false)},
-    {ck::k_sign, V::boolean(sign)},
-    {ck::k_sign_recover, V::boolean(false)},
-    {ck::k_public_key_info, V::data({})},
-    {ck::k_key_gen_mechanism, V::integer(keygen)},
-    {ck::k_unwrap_template, V::list({})},
-    {ck::k_allowed_mechanisms, V::list(mechs)},
-  });
-  AttrMap pubobj = merged(merged(common, key_specific), {
-    {ck::k_class, V::integer(ck::k_o_public_key)},
-    {ck::k_private, V::boolean(false)},
-    {ck::k_trusted, V::boolean(false)},
-    {ck::k_key_type, V::integer(key_type)},
-    {ck::k_encrypt, V::boolean(sign)},
-    {ck::k_wrap, V::boolean(false)},
-    {ck::k_verify, V::boolean(decrypt)},
-    {ck::k_verify_recover, V::boolean(false)},
-    {ck::k_public_key_info, V::data({})},
-    {ck::k_key_gen_mechanism, V::integer(keygen)},
-    {ck::k_wrap_template, V::data({})},
-    {ck::k_allowed_mechanisms, V::list(mechs)},
-  });
+  AttrMap priv = merged(merged(merged(common, secret_part), key_specific),
+                        {
+                          {ck::k_class, V::integer(ck::k_o_private_key)},
+                          {ck::k_key_type, V::integer(key_type)},
+                          {ck::k_decrypt, V::boolean(decrypt)},
+                          {ck::k_unwrap, V::boolean(false)},
+                          {ck::k_sign, V::boolean(sign)},
+                          {ck::k_sign_recover, V::boolean(false)},
+                          {ck::k_public_key_info, V::data({})},
+                          {ck::k_key_gen_mechanism, V::integer(keygen)},
+                          {ck::k_unwrap_template, V::list({})},
+                          {ck::k_allowed_mechanisms, V::list(mechs)},
+                        });
+  AttrMap pubobj =
+    merged(merged(common, key_specific), {
+                                           {ck::k_class, V::integer(ck::k_o_public_key)},
+                                           {ck::k_private, V::boolean(false)},
+                                           {ck::k_trusted, V::boolean(false)},
+                                           {ck::k_key_type, V::integer(key_type)},
+                                           {ck::k_encrypt, V::boolean(sign)},
+                                           {ck::k_wrap, V::boolean(false)},
+                                           {ck::k_verify, V::boolean(decrypt)},
+                                           {ck::k_verify_recover, V::boolean(false)},
+                                           {ck::k_public_key_info, V::data({})},
+                                           {ck::k_key_gen_mechanism, V::integer(keygen)},
+                                           {ck::k_wrap_template, V::data({})},
+                                           {ck::k_allowed_mechanisms, V::list(mechs)},
+                                         });
   return {priv, pubobj};
 }
 

@@ -17,9 +17,9 @@ struct KeyObjectInput
 {
   TPM2B_PUBLIC pub{};
   TPM2B_PRIVATE priv{};
-  Bytes id;                   // CKA_ID bytes (upstream: the --id text)
-  std::string label;          // CKA_LABEL text (may be empty)
-  std::string wrapped_auth;   // CKA_TPM2_OBJAUTH_ENC text: iv:tag:ct
+  Bytes id;                 // CKA_ID bytes (upstream: the --id text)
+  std::string label;        // CKA_LABEL text (may be empty)
+  std::string wrapped_auth; // CKA_TPM2_OBJAUTH_ENC text: iv:tag:ct
   bool always_authenticate = false;
 };
 

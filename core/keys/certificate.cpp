@@ -18,8 +18,8 @@ using X509Ptr = CHandle<X509, X509_free>;
 constexpr uint64_t k_cka_issuer = 0x81, k_cka_serial_number = 0x82,
                    k_cka_certificate_category = 0x87, k_cka_java_midp_security_domain = 0x88,
                    k_cka_url = 0x89, k_cka_check_value = 0x90,
-                   k_cka_hash_of_subject_public_key = 0x8a,
-                   k_cka_hash_of_issuer_public_key = 0x8b, k_cka_name_hash_algorithm = 0x8c;
+                   k_cka_hash_of_subject_public_key = 0x8a, k_cka_hash_of_issuer_public_key = 0x8b,
+                   k_cka_name_hash_algorithm = 0x8c;
 constexpr uint64_t k_ckm_sha_1 = 0x220;
 
 // i2d_* into a Bytes buffer; `what` names the field in errors.
@@ -62,7 +62,7 @@ certificate_attrs(std::span<const uint8_t> pem, const std::string& source, const
   a[ck::k_private] = AttrValue::boolean(false);
   a[ck::k_label] = AttrValue::data(label);
   a[ck::k_value] = AttrValue::data(std::move(value));
-  a[ck::k_certificate_type] = AttrValue::integer(0);  // CKC_X_509
+  a[ck::k_certificate_type] = AttrValue::integer(0); // CKC_X_509
   a[k_cka_issuer] = AttrValue::data(std::move(issuer));
   a[k_cka_serial_number] = AttrValue::data(std::move(serial));
   a[ck::k_trusted] = AttrValue::boolean(false);

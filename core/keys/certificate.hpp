@@ -12,7 +12,7 @@ namespace ptool::keys {
 // (store-format §5.4 "Certificates"), from the first certificate in PEM text. CKA_LABEL and
 // CKA_ID are the associated key's, passed in. Throws Error(k_usage) when `pem` holds no
 // parseable certificate; `source` names it in the message.
-AttrMap certificate_attrs(std::span<const uint8_t> pem, const std::string& source,
-                          const Bytes& id, const Bytes& label);
+AttrMap certificate_attrs(std::span<const uint8_t> pem, const std::string& source, const Bytes& id,
+                          const Bytes& label);
 
 } // namespace ptool::keys

@@ -54,8 +54,8 @@ ec_public_key(const std::string& group_name, const Bytes& point)
 {
   OsslParamBld bld(OSSL_PARAM_BLD_new());
   if (!bld
-      || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME,
-                                          group_name.c_str(), 0)
+      || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group_name.c_str(),
+                                          0)
       || !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                            point.size())) {
     bad_key("EC parameters");
@@ -130,14 +130,14 @@ ec_point_from_attr(const Bytes& a)
       len = a[2];
       start = 3;
     } else if (a[1] == 0x85 && a.size() == 2 + 0x85) {
-      len = 0x85;  // upstream's invalid short-form P-521 length byte
+      len = 0x85; // upstream's invalid short-form P-521 length byte
       start = 2;
     }
     if (start && a.size() == start + len && is_point_size(len) && a[start] == 0x04) {
       return Bytes(a.begin() + static_cast<long>(start), a.end());
     }
     if (is_point_size(a.size())) {
-      return a;  // a bare uncompressed point
+      return a; // a bare uncompressed point
     }
   }
   return std::nullopt;

@@ -17,10 +17,10 @@ EvpPkey ec_public_key(const std::string& group_name, const Bytes& point);
 // Curve facts for the EC_PARAMS OIDs the store uses.
 struct Curve
 {
-  const char* openssl_name;  // "P-256"
-  const char* ssh_name;      // "nistp256", or nullptr when OpenSSH has no such key type
+  const char* openssl_name; // "P-256"
+  const char* ssh_name;     // "nistp256", or nullptr when OpenSSH has no such key type
   size_t field_bytes;
-  Bytes der_oid;             // CKA_EC_PARAMS
+  Bytes der_oid; // CKA_EC_PARAMS
 };
 std::optional<Curve> curve_by_params(const Bytes& ec_params);
 std::optional<Curve> curve_by_bits(unsigned bits);

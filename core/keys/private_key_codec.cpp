@@ -142,16 +142,14 @@ decode_openssl(std::span<const uint8_t> file, const std::optional<SecureBytes>& 
 {
   EVP_PKEY* raw = nullptr;
   DecoderCtx dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, nullptr, nullptr, nullptr,
-                                                OSSL_KEYMGMT_SELECT_PRIVATE_KEY, nullptr,
-                                                nullptr));
+                                                OSSL_KEYMGMT_SELECT_PRIVATE_KEY, nullptr, nullptr));
   if (!dctx) {
     throw Error(ExitCode::k_general, "OpenSSL has no key decoders");
   }
   // An empty passphrase rather than none: OpenSSL must never prompt on the terminal itself.
   SecureBytes pass = passphrase.value_or(SecureBytes{});
-  OSSL_DECODER_CTX_set_passphrase(dctx.get(), pass.empty() ? reinterpret_cast<const uint8_t*>("")
-                                                           : pass.data(),
-                                  pass.size());
+  OSSL_DECODER_CTX_set_passphrase(
+    dctx.get(), pass.empty() ? reinterpret_cast<const uint8_t*>("") : pass.data(), pass.size());
   const unsigned char* data = file.data();
   size_t len = file.size();
   int ok = OSSL_DECODER_from_data(dctx.get(), &data, &len);
@@ -249,16 +247,16 @@ decode_openssh(std::string_view text)
   if (e == std::string_view::npos || e < b) {
     bad_input("incomplete OpenSSH private key");
   }
-  SecureBytes blob = base64_decode(text.substr(b + k_openssh_begin.size(),
-                                               e - b - k_openssh_begin.size()));
-  static constexpr char k_magic[] = "openssh-key-v1";  // followed by a NUL byte
+  SecureBytes blob =
+    base64_decode(text.substr(b + k_openssh_begin.size(), e - b - k_openssh_begin.size()));
+  static constexpr char k_magic[] = "openssh-key-v1"; // followed by a NUL byte
   if (blob.size() < sizeof(k_magic) || std::memcmp(blob.data(), k_magic, sizeof(k_magic)) != 0) {
     bad_input("not an openssh-key-v1 private key");
   }
   SshReader r{std::span<const uint8_t>(blob).subspan(sizeof(k_magic))};
   std::string cipher = r.str();
   std::string kdf = r.str();
-  r.bytes();  // kdf options
+  r.bytes(); // kdf options
   if (cipher != "none" || kdf != "none") {
     throw Error(ExitCode::k_unsupported,
                 "passphrase-protected OpenSSH private keys (" + cipher + ", " + kdf
@@ -269,7 +267,7 @@ decode_openssh(std::string_view text)
   if (r.u32() != 1) {
     bad_input("OpenSSH key files with several keys are not supported");
   }
-  r.bytes();  // public key blob (repeated in the private section)
+  r.bytes(); // public key blob (repeated in the private section)
   SshReader p{r.bytes()};
   if (p.u32() != p.u32()) {
     bad_input("corrupt OpenSSH private key (check bytes differ)");
@@ -280,8 +278,8 @@ decode_openssh(std::string_view text)
     k.kind = PlainKey::Kind::k_rsa;
     SecureBytes n = p.mpint();
     SecureBytes ex = p.mpint();
-    p.mpint();  // d
-    p.mpint();  // iqmp
+    p.mpint(); // d
+    p.mpint(); // iqmp
     k.prime = p.mpint();
     k.modulus.assign(n.begin(), n.end());
     k.exponent = exponent_of(Bytes(ex.begin(), ex.end()));

@@ -18,12 +18,12 @@ struct PlainKey
   // RSA
   Bytes modulus;
   uint32_t exponent = 65537;
-  SecureBytes prime;  // one prime factor (the TPM derives the rest)
+  SecureBytes prime; // one prime factor (the TPM derives the rest)
   // EC
-  std::string curve;  // OpenSSL group name, e.g. "prime256v1"
+  std::string curve; // OpenSSL group name, e.g. "prime256v1"
   Bytes x;
   Bytes y;
-  SecureBytes scalar;  // d, padded to the field size
+  SecureBytes scalar; // d, padded to the field size
   // HMAC (raw key bytes)
   SecureBytes secret;
 };

@@ -42,7 +42,7 @@ openssh_fingerprint_line(const AttrMap& attrs)
     bits = std::to_string(modulus ? bit_length(*modulus) : 0);
     name = "RSA";
   } else {
-    bits = type.substr(type.find("nistp") + 5);  // ecdsa-sha2-nistp256 -> 256
+    bits = type.substr(type.find("nistp") + 5); // ecdsa-sha2-nistp256 -> 256
     name = "ECDSA";
   }
   const Bytes* label = attr_bytes(attrs, ck::k_label);

@@ -89,7 +89,7 @@ encode_tss2_pem(const Tss2Key& key)
   put_tlv(body, 0xa0, boolean);
   Bytes parent;
   if (key.parent & 0x80000000U) {
-    parent.push_back(0);  // keep the INTEGER positive
+    parent.push_back(0); // keep the INTEGER positive
   }
   for (int shift = 24; shift >= 0; shift -= 8) {
     parent.push_back(static_cast<uint8_t>(key.parent >> shift));

@@ -14,9 +14,9 @@ namespace ptool::keys {
 struct Tss2Key
 {
   bool empty_auth = false;
-  uint32_t parent = 0;  // TPM handle of the parent: persistent, or 0x40000001 (owner)
-  Bytes pub;            // marshalled TPM2B_PUBLIC
-  Bytes priv;           // marshalled TPM2B_PRIVATE
+  uint32_t parent = 0; // TPM handle of the parent: persistent, or 0x40000001 (owner)
+  Bytes pub;           // marshalled TPM2B_PUBLIC
+  Bytes priv;          // marshalled TPM2B_PRIVATE
 };
 
 inline constexpr uint32_t k_tss2_owner_parent = 0x40000001;

@@ -14,16 +14,16 @@ namespace ptool::tpm {
 // What `tpm2-ptool doctor` reports about the TPM (TPM2_GetCapability, no auth needed).
 struct TpmProperties
 {
-  std::string manufacturer;  // TPM2_PT_MANUFACTURER as its four ASCII letters, e.g. "IBM "
-  std::string vendor;        // TPM2_PT_VENDOR_STRING_1..4
-  uint32_t firmware1 = 0;    // TPM2_PT_FIRMWARE_VERSION_1 / _2
+  std::string manufacturer; // TPM2_PT_MANUFACTURER as its four ASCII letters, e.g. "IBM "
+  std::string vendor;       // TPM2_PT_VENDOR_STRING_1..4
+  uint32_t firmware1 = 0;   // TPM2_PT_FIRMWARE_VERSION_1 / _2
   uint32_t firmware2 = 0;
-  uint32_t revision = 0;     // TPM2_PT_REVISION (e.g. 164 = 1.64)
+  uint32_t revision = 0; // TPM2_PT_REVISION (e.g. 164 = 1.64)
   uint32_t lockout_counter = 0;
   uint32_t max_auth_fail = 0;
-  uint32_t lockout_interval = 0;  // seconds until one failure is forgotten
+  uint32_t lockout_interval = 0; // seconds until one failure is forgotten
   uint32_t lockout_recovery = 0;
-  bool in_lockout = false;         // TPMA_PERMANENT inLockout
+  bool in_lockout = false; // TPMA_PERMANENT inLockout
 };
 TpmProperties read_properties(ESYS_CONTEXT* ctx);
 

@@ -26,7 +26,7 @@ tpm_code(TSS2_RC rc)
   }
   TSS2_RC code = rc & ~TSS2_RC_LAYER_MASK;
   if (code & TPM2_RC_FMT1) {
-    return code & (TPM2_RC_FMT1 | 0x3f);  // drop parameter/handle/session numbers
+    return code & (TPM2_RC_FMT1 | 0x3f); // drop parameter/handle/session numbers
   }
   return code;
 }
@@ -39,7 +39,8 @@ is_transport_failure(TSS2_RC rc)
   if (layer == TSS2_TCTI_RC_LAYER) {
     return true;
   }
-  return (layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER || layer == TSS2_RESMGR_RC_LAYER)
+  return (layer == TSS2_ESAPI_RC_LAYER || layer == TSS2_SYS_RC_LAYER
+          || layer == TSS2_RESMGR_RC_LAYER)
          && (base == TSS2_BASE_RC_IO_ERROR || base == TSS2_BASE_RC_NO_CONNECTION
              || base == TSS2_BASE_RC_TRY_AGAIN);
 }
@@ -202,9 +203,9 @@ Session::Session(ESYS_CONTEXT* ctx, ESYS_TR tpm_key) : m_ctx(ctx)
   symmetric.keyBits.aes = 128;
   symmetric.mode.aes = TPM2_ALG_CFB;
   ESYS_TR handle = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_StartAuthSession(ctx, tpm_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                     ESYS_TR_NONE, nullptr, TPM2_SE_HMAC, &symmetric,
-                                     TPM2_ALG_SHA256, &handle);
+  TSS2_RC rc =
+    Esys_StartAuthSession(ctx, tpm_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                          nullptr, TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256, &handle);
   check_rc(rc, "TPM2_StartAuthSession");
   m_obj = TpmObject(ctx, handle, TpmObject::Drop::k_flush);
   use_for(false, false);

@@ -15,10 +15,10 @@ namespace ptool::tpm {
 
 // What a failed TPM command means for the user; picks the hint check_rc prints.
 enum class AuthKind {
-  k_none,       // no secret involved
-  k_pin,        // a token PIN (seal object auth)
-  k_hierarchy,  // owner hierarchy auth (--hierarchy-auth)
-  k_primary,    // the primary object's auth (--primary-auth / pobjects.objauth)
+  k_none,      // no secret involved
+  k_pin,       // a token PIN (seal object auth)
+  k_hierarchy, // owner hierarchy auth (--hierarchy-auth)
+  k_primary,   // the primary object's auth (--primary-auth / pobjects.objauth)
 };
 
 // Throws ptool::Error when `rc` is not success: the message names `what` and the decoded
@@ -63,18 +63,19 @@ public:
   TpmObject(ESYS_CONTEXT* ctx, ESYS_TR tr, Drop drop) : m_ctx(ctx), m_tr(tr), m_drop(drop) {}
   TpmObject(TpmObject&& o) noexcept
       : m_ctx(o.m_ctx), m_tr(std::exchange(o.m_tr, ESYS_TR_NONE)), m_drop(o.m_drop)
-  {
-  }
+  {}
   TpmObject& operator=(TpmObject&& o) noexcept;
   TpmObject(const TpmObject&) = delete;
   TpmObject& operator=(const TpmObject&) = delete;
   ~TpmObject() { reset(); }
 
-  ESYS_TR get() const { return m_tr; }
+  ESYS_TR
+  get() const { return m_tr; }
   explicit operator bool() const { return m_tr != ESYS_TR_NONE; }
   // Gives up ownership without touching the TPM (after EvictControl, or when the TPM has
   // already dropped the handle, e.g. a session whose continueSession bit was cleared).
-  ESYS_TR release() { return std::exchange(m_tr, ESYS_TR_NONE); }
+  ESYS_TR
+  release() { return std::exchange(m_tr, ESYS_TR_NONE); }
   void reset();
 
 private:
@@ -90,7 +91,8 @@ class Session
 {
 public:
   Session(ESYS_CONTEXT* ctx, ESYS_TR tpm_key);
-  ESYS_TR get() const { return m_obj.get(); }
+  ESYS_TR
+  get() const { return m_obj.get(); }
   // Selects parameter encryption for the next command: `decrypt` encrypts the command's
   // first parameter, `encrypt` the response's.
   void use_for(bool decrypt, bool encrypt);

@@ -52,8 +52,8 @@ ImportAreas::~ImportAreas()
 }
 
 void
-build_import_areas(const keys::PlainKey& key, std::span<const uint8_t> auth,
-                   TPM2_ALG_ID hmac_hash, ImportAreas& out)
+build_import_areas(const keys::PlainKey& key, std::span<const uint8_t> auth, TPM2_ALG_ID hmac_hash,
+                   ImportAreas& out)
 {
   TPMT_PUBLIC& pub = out.pub.publicArea;
   TPMT_SENSITIVE& sens = out.sensitive;

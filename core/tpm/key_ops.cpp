@@ -15,7 +15,7 @@ namespace ptool::tpm {
 
 namespace {
 
-constexpr size_t k_inner_key_bytes = 16;  // AES-128
+constexpr size_t k_inner_key_bytes = 16; // AES-128
 
 // Marshalled TPM2B_SENSITIVE (size prefix included), wiped on release.
 SecureBytes
@@ -78,8 +78,8 @@ change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& pr
   // newAuth is the first command parameter: the session encrypts it on the bus.
   pc.session().use_for(true, false);
   TPM2B_PRIVATE* out = nullptr;
-  TSS2_RC rc = Esys_ObjectChangeAuth(ctx, obj.get(), pc.primary(), pc.session().get(),
-                                     ESYS_TR_NONE, ESYS_TR_NONE, value.get(), &out);
+  TSS2_RC rc = Esys_ObjectChangeAuth(ctx, obj.get(), pc.primary(), pc.session().get(), ESYS_TR_NONE,
+                                     ESYS_TR_NONE, value.get(), &out);
   EsysPtr<TPM2B_PRIVATE> owned(out);
   check_rc(rc, "TPM2_ObjectChangeAuth", kind);
   return *out;
@@ -98,7 +98,7 @@ object_name(const TPM2B_PUBLIC& pub)
   area.resize(offset);
   Bytes digest = crypto::sha256(area);
   Bytes name(2 + digest.size());
-  name[1] = 0x0b;  // TPM2_ALG_SHA256, big-endian
+  name[1] = 0x0b; // TPM2_ALG_SHA256, big-endian
   std::copy(digest.begin(), digest.end(), name.begin() + 2);
   return name;
 }
@@ -118,7 +118,7 @@ import_sensitive(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPMT_SENSITI
   }
   duplicate->size = static_cast<UINT16>(wrapped.size());
   std::memcpy(duplicate->buffer, wrapped.data(), wrapped.size());
-  TPM2B_ENCRYPTED_SECRET seed{};  // no outer wrapper: the parent need not decrypt a seed
+  TPM2B_ENCRYPTED_SECRET seed{}; // no outer wrapper: the parent need not decrypt a seed
   TPMT_SYM_DEF_OBJECT sym{};
   sym.algorithm = TPM2_ALG_AES;
   sym.keyBits.aes = 128;

@@ -42,8 +42,8 @@ tpm_sign(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, const TPMT_SIG_SCHEME
   TPMT_TK_HASHCHECK ticket = null_ticket();
   TPMT_SIGNATURE* sig = nullptr;
   session.use_for(false, false);
-  TSS2_RC rc = Esys_Sign(ctx, key, session.get(), ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                         &ticket, &sig);
+  TSS2_RC rc =
+    Esys_Sign(ctx, key, session.get(), ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket, &sig);
   EsysPtr<TPMT_SIGNATURE> owned(sig);
   check_rc(rc, "TPM2_Sign");
   return owned;
@@ -95,14 +95,14 @@ sign_ecdsa(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID hash,
 }
 
 Bytes
-sign_rsa(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID scheme_alg,
-         TPM2_ALG_ID hash, std::span<const uint8_t> digest)
+sign_rsa(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID scheme_alg, TPM2_ALG_ID hash,
+         std::span<const uint8_t> digest)
 {
   TPMT_SIG_SCHEME scheme{};
   scheme.scheme = scheme_alg;
   scheme.details.any.hashAlg = hash;
   auto sig = tpm_sign(ctx, key, session, scheme, digest);
-  const TPM2B_PUBLIC_KEY_RSA& s = sig->signature.rsassa.sig;  // rsapss has the same layout
+  const TPM2B_PUBLIC_KEY_RSA& s = sig->signature.rsassa.sig; // rsapss has the same layout
   return Bytes(s.buffer, s.buffer + s.size);
 }
 

@@ -7,11 +7,10 @@ namespace {
 
 constexpr TPMA_OBJECT k_key_attrs = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
                                     | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
-                                    | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_SIGN_ENCRYPT;  // 0x60072
+                                    | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_SIGN_ENCRYPT; // 0x60072
 constexpr TPMA_OBJECT k_storage_attrs = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-                                        | TPMA_OBJECT_SENSITIVEDATAORIGIN
-                                        | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED
-                                        | TPMA_OBJECT_DECRYPT;  // 0x30072
+                                        | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
+                                        | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT; // 0x30072
 
 TPM2B_PUBLIC
 base(TPMI_ALG_PUBLIC type, TPMA_OBJECT attrs)
@@ -57,8 +56,8 @@ const std::vector<std::string>&
 algorithm_names()
 {
   static const std::vector<std::string> k_names = {
-    "rsa1024", "rsa2048", "rsa3072", "rsa4096", "aes128", "aes256", "ecc224",
-    "ecc256", "ecc384", "ecc521", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"};
+    "rsa1024", "rsa2048", "rsa3072", "rsa4096",   "aes128",      "aes256",      "ecc224",
+    "ecc256",  "ecc384",  "ecc521",  "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"};
   return k_names;
 }
 
@@ -145,7 +144,7 @@ const std::vector<std::string>&
 primary_template_names()
 {
   static const std::vector<std::string> k_names = {"tpm2-tools-default", "tpm2-tools-ecc-default",
-                                                    "tss2-engine-key"};
+                                                   "tss2-engine-key"};
   return k_names;
 }
 
@@ -168,10 +167,9 @@ primary_template(std::string_view name)
 TPM2B_PUBLIC
 pss_probe_template()
 {
-  TPM2B_PUBLIC pub = base(TPM2_ALG_RSA, TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-                                          | TPMA_OBJECT_SENSITIVEDATAORIGIN
-                                          | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT
-                                          | TPMA_OBJECT_NODA);
+  TPM2B_PUBLIC pub = base(
+    TPM2_ALG_RSA, TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN
+                    | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_NODA);
   auto& rsa = pub.publicArea.parameters.rsaDetail;
   rsa.symmetric.algorithm = TPM2_ALG_NULL;
   rsa.scheme.scheme = TPM2_ALG_NULL;

@@ -15,11 +15,11 @@ enum class KeyKind { k_rsa, k_ecc, k_aes, k_hmac };
 // One value of addkey --algorithm.
 struct KeyAlgorithm
 {
-  std::string name;          // as given on the command line, e.g. "ecc256", "hmac:sha256"
+  std::string name; // as given on the command line, e.g. "ecc256", "hmac:sha256"
   KeyKind kind;
-  uint16_t bits = 0;         // RSA modulus / AES key bits / ECC field bits
+  uint16_t bits = 0; // RSA modulus / AES key bits / ECC field bits
   TPM2_ECC_CURVE curve = TPM2_ECC_NONE;
-  TPM2_ALG_ID hash = TPM2_ALG_NULL;  // HMAC hash
+  TPM2_ALG_ID hash = TPM2_ALG_NULL; // HMAC hash
 };
 
 // The --algorithm values upstream's addkey accepts, in its order.

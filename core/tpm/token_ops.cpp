@@ -127,9 +127,9 @@ PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
   }
   auto tmpl = primary_template(primary.template_name);
   if (!tmpl) {
-    throw Error(ExitCode::k_general,
-                "primary " + std::to_string(primary.id) + " names an unknown template '"
-                  + primary.template_name + "'");
+    throw Error(ExitCode::k_general, "primary " + std::to_string(primary.id)
+                                       + " names an unknown template '" + primary.template_name
+                                       + "'");
   }
   bool secret = !hierarchy_auth.empty() || !primary.objauth.empty();
   set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
@@ -162,9 +162,9 @@ PrimaryContext::create(const TPM2B_PUBLIC& tmpl, std::span<const uint8_t> auth,
     m_session->last_use();
   }
   m_session->use_for(true, false);
-  TSS2_RC rc = Esys_Create(m_ctx, m_primary.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE,
-                           sens.get(), &tmpl, &outside, &pcrs, &priv, &pub, nullptr, nullptr,
-                           nullptr);
+  TSS2_RC rc =
+    Esys_Create(m_ctx, m_primary.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE, sens.get(),
+                &tmpl, &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
   EsysPtr<TPM2B_PRIVATE> owned_priv(priv);
   EsysPtr<TPM2B_PUBLIC> owned_pub(pub);
   if (rc != TSS2_RC_SUCCESS && is_unsupported_parameter(rc)) {
@@ -207,8 +207,7 @@ PrimaryContext::unseal(const SealBlobs& seal, std::span<const uint8_t> auth)
   set_auth(m_ctx, obj.get(), auth);
   TPM2B_SENSITIVE_DATA* out = nullptr;
   m_session->use_for(false, true);
-  TSS2_RC rc =
-    Esys_Unseal(m_ctx, obj.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &out);
+  TSS2_RC rc = Esys_Unseal(m_ctx, obj.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &out);
   EsysPtr<TPM2B_SENSITIVE_DATA> owned(out);
   check_rc(rc, "TPM2_Unseal", AuthKind::k_pin);
   SecureBytes data(out->buffer, out->buffer + out->size);
@@ -235,7 +234,10 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
   SecureBytes key(32);
   for (size_t i = 0; i < 32; ++i) {
     auto nib = [](uint8_t c) -> int {
-      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      return c >= '0' && c <= '9'   ? c - '0'
+             : c >= 'a' && c <= 'f' ? c - 'a' + 10
+             : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                    : -1;
     };
     int hi = nib(text[2 * i]);
     int lo = nib(text[2 * i + 1]);
@@ -257,7 +259,8 @@ PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t>
   TPM2_HANDLE handle = wanted.value_or(k_persistent_default);
   if (in_use(handle)) {
     if (wanted) {
-      throw Error(ExitCode::k_usage, "persistent handle " + hex_handle(handle) + " is already in use",
+      throw Error(ExitCode::k_usage,
+                  "persistent handle " + hex_handle(handle) + " is already in use",
                   "use 'init --primary-handle " + hex_handle(handle)
                     + "' to add the existing key, or pick a free handle");
     }
@@ -277,9 +280,8 @@ PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t>
     session->use_for(true, false);
   }
   ESYS_TR auth_session = session ? session->get() : ESYS_TR_PASSWORD;
-  TpmObject transient =
-    create_primary(ctx, ESYS_TR_RH_OWNER, auth_session, *primary_template("tpm2-tools-default"),
-                   primary_auth);
+  TpmObject transient = create_primary(ctx, ESYS_TR_RH_OWNER, auth_session,
+                                       *primary_template("tpm2-tools-default"), primary_auth);
   if (session) {
     session->last_use();
     session->use_for(false, false);
@@ -386,8 +388,8 @@ pss_sigs_good(ESYS_CONTEXT* ctx)
   }
 
   TPM2B_PUBLIC pub{};
-  TpmObject key = create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, pss_probe_template(), {},
-                                 &pub);
+  TpmObject key =
+    create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, pss_probe_template(), {}, &pub);
   static constexpr char k_message[] = "message";
   Bytes md = crypto::sha256(std::span(reinterpret_cast<const uint8_t*>(k_message), 7));
   TPM2B_DIGEST digest{};
@@ -404,7 +406,7 @@ pss_sigs_good(ESYS_CONTEXT* ctx)
                          &scheme, &ticket, &sig);
   EsysPtr<TPMT_SIGNATURE> owned(sig);
   if (rc != TSS2_RC_SUCCESS && is_unsupported_parameter(rc)) {
-    return false;  // no RSA-PSS at all: the library synthesizes PSS in software
+    return false; // no RSA-PSS at all: the library synthesizes PSS in software
   }
   check_rc(rc, "TPM2_Sign(RSA-PSS probe)");
   key.reset();

@@ -24,7 +24,8 @@ public:
   PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
                  std::span<const uint8_t> hierarchy_auth);
 
-  ESYS_TR primary() const { return m_primary.get(); }
+  ESYS_TR
+  primary() const { return m_primary.get(); }
   ESYS_CONTEXT* ctx() const { return m_ctx; }
   Session& session() { return *m_session; }
 
@@ -39,7 +40,7 @@ public:
 
 private:
   ESYS_CONTEXT* m_ctx;
-  TpmObject m_bootstrap;  // NULL-hierarchy salt key, only while creating a transient primary
+  TpmObject m_bootstrap; // NULL-hierarchy salt key, only while creating a transient primary
   TpmObject m_primary;
   std::optional<Session> m_session;
 };
@@ -70,7 +71,7 @@ public:
   void commit() { m_committed = true; }
 
 private:
-  void release() noexcept;  // evicts the handle unless committed, then closes it
+  void release() noexcept; // evicts the handle unless committed, then closes it
 
   ESYS_CONTEXT* m_ctx;
   SecureBytes m_hierarchy_auth;

@@ -67,7 +67,7 @@ ssh_keygen_public(EVP_PKEY* key, const std::filesystem::path& dir)
   if (!f) {
     return {};
   }
-  chmod(pem.c_str(), 0600);  // ssh-keygen refuses readable private keys
+  chmod(pem.c_str(), 0600); // ssh-keygen refuses readable private keys
   bool ok = PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
   std::fclose(f);
   if (!ok) {

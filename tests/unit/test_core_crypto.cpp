@@ -145,11 +145,11 @@ TEST(Crypto, MalformedWrapsAreErrors)
   std::string tag = good.substr(25, 32);
   std::string ct = good.substr(58);
   for (const std::string& bad : {std::string(""), std::string("nocolons"), iv + ":" + tag,
-                                 iv + tag + ct, iv + "00:" + tag + ":" + ct,        // 13-byte IV
-                                 iv.substr(2) + ":" + tag + ":" + ct,               // 11-byte IV
-                                 iv + ":" + tag.substr(2) + ":" + ct,               // 15-byte tag
-                                 iv + ":" + tag + ":" + ct + "0",                   // odd hex
-                                 iv + ":" + tag + ":" + "zz" + ct.substr(2),        // not hex
+                                 iv + tag + ct, iv + "00:" + tag + ":" + ct, // 13-byte IV
+                                 iv.substr(2) + ":" + tag + ":" + ct,        // 11-byte IV
+                                 iv + ":" + tag.substr(2) + ":" + ct,        // 15-byte tag
+                                 iv + ":" + tag + ":" + ct + "0",            // odd hex
+                                 iv + ":" + tag + ":" + "zz" + ct.substr(2), // not hex
                                  "x" + good.substr(1)}) {
     EXPECT_THROW(crypto::unwrap_auth(key, bad), Error) << bad;
   }

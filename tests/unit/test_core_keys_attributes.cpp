@@ -18,9 +18,8 @@ namespace {
 using V = AttrValue;
 
 const tpm::AlgorithmSet k_all_algs{{TPM2_ALG_RSA, TPM2_ALG_ECC, TPM2_ALG_SHA1, TPM2_ALG_SHA256,
-                                    TPM2_ALG_SHA384, TPM2_ALG_SHA512, TPM2_ALG_RSAPSS,
-                                    TPM2_ALG_CBC, TPM2_ALG_CFB, TPM2_ALG_ECB, TPM2_ALG_OFB,
-                                    TPM2_ALG_CTR}};
+                                    TPM2_ALG_SHA384, TPM2_ALG_SHA512, TPM2_ALG_RSAPSS, TPM2_ALG_CBC,
+                                    TPM2_ALG_CFB, TPM2_ALG_ECB, TPM2_ALG_OFB, TPM2_ALG_CTR}};
 
 AttrMap
 sample_row(int id)
@@ -72,21 +71,67 @@ keys_of(const AttrMap& a)
   return out;
 }
 
-const std::set<uint64_t> k_rsa_private = {
-  ck::k_class, ck::k_token, ck::k_private, ck::k_label, ck::k_key_type, ck::k_subject, ck::k_id,
-  ck::k_sensitive, ck::k_decrypt, ck::k_unwrap, ck::k_sign, ck::k_sign_recover, ck::k_derive,
-  ck::k_start_date, ck::k_end_date, ck::k_modulus, ck::k_modulus_bits, ck::k_public_exponent,
-  ck::k_public_key_info, ck::k_extractable, ck::k_local, ck::k_never_extractable,
-  ck::k_always_sensitive, ck::k_key_gen_mechanism, ck::k_modifiable, ck::k_copyable,
-  ck::k_destroyable, ck::k_always_authenticate, ck::k_wrap_with_trusted, ck::k_unwrap_template,
-  ck::k_allowed_mechanisms, ck::k_tpm2_objauth_enc, ck::k_tpm2_pub_blob, ck::k_tpm2_priv_blob};
-const std::set<uint64_t> k_rsa_public = {
-  ck::k_class, ck::k_token, ck::k_private, ck::k_label, ck::k_trusted, ck::k_key_type,
-  ck::k_subject, ck::k_id, ck::k_encrypt, ck::k_wrap, ck::k_verify, ck::k_verify_recover,
-  ck::k_derive, ck::k_start_date, ck::k_end_date, ck::k_modulus, ck::k_modulus_bits,
-  ck::k_public_exponent, ck::k_public_key_info, ck::k_local, ck::k_key_gen_mechanism,
-  ck::k_modifiable, ck::k_copyable, ck::k_destroyable, ck::k_wrap_template,
-  ck::k_allowed_mechanisms, ck::k_tpm2_pub_blob};
+const std::set<uint64_t> k_rsa_private = {ck::k_class,
+                                          ck::k_token,
+                                          ck::k_private,
+                                          ck::k_label,
+                                          ck::k_key_type,
+                                          ck::k_subject,
+                                          ck::k_id,
+                                          ck::k_sensitive,
+                                          ck::k_decrypt,
+                                          ck::k_unwrap,
+                                          ck::k_sign,
+                                          ck::k_sign_recover,
+                                          ck::k_derive,
+                                          ck::k_start_date,
+                                          ck::k_end_date,
+                                          ck::k_modulus,
+                                          ck::k_modulus_bits,
+                                          ck::k_public_exponent,
+                                          ck::k_public_key_info,
+                                          ck::k_extractable,
+                                          ck::k_local,
+                                          ck::k_never_extractable,
+                                          ck::k_always_sensitive,
+                                          ck::k_key_gen_mechanism,
+                                          ck::k_modifiable,
+                                          ck::k_copyable,
+                                          ck::k_destroyable,
+                                          ck::k_always_authenticate,
+                                          ck::k_wrap_with_trusted,
+                                          ck::k_unwrap_template,
+                                          ck::k_allowed_mechanisms,
+                                          ck::k_tpm2_objauth_enc,
+                                          ck::k_tpm2_pub_blob,
+                                          ck::k_tpm2_priv_blob};
+const std::set<uint64_t> k_rsa_public = {ck::k_class,
+                                         ck::k_token,
+                                         ck::k_private,
+                                         ck::k_label,
+                                         ck::k_trusted,
+                                         ck::k_key_type,
+                                         ck::k_subject,
+                                         ck::k_id,
+                                         ck::k_encrypt,
+                                         ck::k_wrap,
+                                         ck::k_verify,
+                                         ck::k_verify_recover,
+                                         ck::k_derive,
+                                         ck::k_start_date,
+                                         ck::k_end_date,
+                                         ck::k_modulus,
+                                         ck::k_modulus_bits,
+                                         ck::k_public_exponent,
+                                         ck::k_public_key_info,
+                                         ck::k_local,
+                                         ck::k_key_gen_mechanism,
+                                         ck::k_modifiable,
+                                         ck::k_copyable,
+                                         ck::k_destroyable,
+                                         ck::k_wrap_template,
+                                         ck::k_allowed_mechanisms,
+                                         ck::k_tpm2_pub_blob};
 
 std::set<uint64_t>
 as_ec(std::set<uint64_t> s)
@@ -262,8 +307,8 @@ TEST(KeyAttributes, AesAndHmacObjects)
     EXPECT_EQ(a.at(ck::k_always_authenticate), V::boolean(true));
     EXPECT_EQ(a.at(ck::k_allowed_mechanisms),
               V::list({0x1082, 0x1085, 0x2107, 0x1081, 0x2104, 0x1086}));
-    EXPECT_EQ(key_objects(in, tpm::AlgorithmSet{{TPM2_ALG_CFB, TPM2_ALG_CTR}})[0]
-                .at(ck::k_allowed_mechanisms),
+    EXPECT_EQ(key_objects(in, tpm::AlgorithmSet{{TPM2_ALG_CFB, TPM2_ALG_CTR}})[0].at(
+                ck::k_allowed_mechanisms),
               V::list({0x2107, 0x1086}));
     try {
       key_objects(in, tpm::AlgorithmSet{{TPM2_ALG_SHA256}});

@@ -63,9 +63,9 @@ TEST(OpenSsh, MatchesUpstreamSampleLines)
     std::string out = test::upstream_sample_output(tobj + id);
     return store::parse_attrs(out);
   };
-  EXPECT_EQ(openssh_public_line(attrs("id = 2")), line(0));  // ecc256 public, label k1
-  EXPECT_EQ(openssh_public_line(attrs("id = 1")), line(0));  // its private object: same key
-  EXPECT_EQ(openssh_public_line(attrs("id = 4")), line(1));  // rsa2048 public, label k2
+  EXPECT_EQ(openssh_public_line(attrs("id = 2")), line(0)); // ecc256 public, label k1
+  EXPECT_EQ(openssh_public_line(attrs("id = 1")), line(0)); // its private object: same key
+  EXPECT_EQ(openssh_public_line(attrs("id = 4")), line(1)); // rsa2048 public, label k2
 }
 
 TEST(OpenSsh, RsaMatchesSshKeygen)
@@ -81,7 +81,7 @@ TEST(OpenSsh, RsaMatchesSshKeygen)
     Bytes n = test::bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N);
     Bytes e = test::bn_param(key.get(), OSSL_PKEY_PARAM_RSA_E);
     ASSERT_EQ(n.size(), bits / 8);
-    ASSERT_TRUE(n[0] & 0x80);  // the mpint needs its 0x00 pad
+    ASSERT_TRUE(n[0] & 0x80); // the mpint needs its 0x00 pad
     EXPECT_EQ(e, (Bytes{1, 0, 1}));
     std::string expected = test::ssh_keygen_public(key.get(), dir.path());
     ASSERT_FALSE(expected.empty());
@@ -101,8 +101,8 @@ TEST(OpenSsh, RsaMpintEncoding)
   // e = 3 (top bit clear, no pad), n = 0x00ff01 (leading zero stripped, pad added).
   auto line = openssh_public_line(rsa_attrs(Bytes{0x00, 0xff, 0x01}, Bytes{0x03}, ""));
   ASSERT_TRUE(line);
-  Bytes blob = {0, 0, 0, 7, 's', 's', 'h', '-', 'r', 's', 'a', 0, 0, 0, 1, 3,
-                0, 0, 0, 3, 0x00, 0xff, 0x01};
+  Bytes blob = {0, 0, 0, 7, 's', 's', 'h', '-', 'r',  's',  'a', 0,
+                0, 0, 1, 3, 0,   0,   0,   3,   0x00, 0xff, 0x01};
   EXPECT_EQ(*line, "ssh-rsa " + base64(blob));
 }
 
@@ -122,9 +122,8 @@ TEST(OpenSsh, EcMatchesSshKeygen)
     ASSERT_EQ(point.size(), 1 + 2 * curve->field_bytes);
     std::string expected = test::ssh_keygen_public(key.get(), dir.path());
     ASSERT_EQ(expected.rfind(std::string("ecdsa-sha2-") + curve->ssh_name + " ", 0), 0u);
-    EXPECT_EQ(openssh_public_line(ec_attrs(*curve, der_octet_string(point), "k")),
-              expected + " k");
-    EXPECT_EQ(openssh_public_line(ec_attrs(*curve, point, "")), expected);  // bare point
+    EXPECT_EQ(openssh_public_line(ec_attrs(*curve, der_octet_string(point), "k")), expected + " k");
+    EXPECT_EQ(openssh_public_line(ec_attrs(*curve, point, "")), expected); // bare point
     if (bits == 521) {
       // upstream's invalid short-form length byte 0x85
       Bytes upstream = {0x04, 0x85};
@@ -248,7 +247,7 @@ TEST(OpenSsh, FingerprintMatchesSshKeygen)
   char buf[512] = {};
   ASSERT_NE(std::fgets(buf, sizeof buf, p), nullptr);
   pclose(p);
-  std::string out = buf;  // "256 SHA256:… no comment (ECDSA)"
+  std::string out = buf; // "256 SHA256:… no comment (ECDSA)"
   std::string fp = out.substr(out.find(' ') + 1);
   fp = fp.substr(0, fp.find(' '));
   EXPECT_EQ(openssh_fingerprint(line), fp);

@@ -29,12 +29,12 @@ TEST(EcPoint, AllStoredForms)
     ASSERT_EQ(point.size() % 2, 1u);
     if (point.size() < 0x80) {
       EXPECT_EQ(ec_point_from_attr(concat({0x04, static_cast<uint8_t>(point.size())}, point)),
-                point);  // short-form DER
+                point); // short-form DER
     } else {
       EXPECT_EQ(ec_point_from_attr(concat({0x04, 0x81, static_cast<uint8_t>(point.size())}, point)),
-                point);  // long-form DER
+                point); // long-form DER
     }
-    EXPECT_EQ(ec_point_from_attr(point), point);  // bare point
+    EXPECT_EQ(ec_point_from_attr(point), point); // bare point
   }
   // P-521 specifically: correct DER 04 81 85 and upstream's invalid 04 85.
   EvpPkey p521 = test::generate_ec("P-521");
@@ -58,7 +58,7 @@ TEST(EcPoint, RejectsMalformedAttributes)
   EXPECT_FALSE(ec_point_from_attr({}));
   EXPECT_FALSE(ec_point_from_attr({0x04}));
   EXPECT_FALSE(ec_point_from_attr({0x03, 0x41}));
-  Bytes wrong_len = concat({0x04, 0x40}, point);  // length says 64, 65 follow
+  Bytes wrong_len = concat({0x04, 0x40}, point); // length says 64, 65 follow
   EXPECT_FALSE(ec_point_from_attr(wrong_len));
   Bytes compressed(33, 0x11);
   compressed[0] = 0x02;
@@ -86,8 +86,9 @@ TEST(OpensslKey, PublicKeysFromAttributes)
     EXPECT_EQ(curve_by_params(curve->der_oid)->field_bytes, curve->field_bytes);
     EvpPkey ec = test::generate_ec(curve->openssl_name);
     Bytes point = test::ec_point(ec.get());
-    Bytes der = point.size() < 0x80 ? concat({0x04, static_cast<uint8_t>(point.size())}, point)
-                                    : concat({0x04, 0x81, static_cast<uint8_t>(point.size())}, point);
+    Bytes der = point.size() < 0x80
+                  ? concat({0x04, static_cast<uint8_t>(point.size())}, point)
+                  : concat({0x04, 0x81, static_cast<uint8_t>(point.size())}, point);
     AttrMap ea = {{ck::k_key_type, V::integer(ck::k_k_ec)},
                   {ck::k_ec_params, V::data(curve->der_oid)},
                   {ck::k_ec_point, V::data(der)}};
@@ -96,7 +97,7 @@ TEST(OpensslKey, PublicKeysFromAttributes)
     EXPECT_EQ(EVP_PKEY_eq(ek->get(), ec.get()), 1);
   }
   EXPECT_FALSE(curve_by_bits(192));
-  EXPECT_FALSE(curve_by_params({0x06, 0x03, 0x2b, 0x65, 0x70}));  // Ed25519
+  EXPECT_FALSE(curve_by_params({0x06, 0x03, 0x2b, 0x65, 0x70})); // Ed25519
 
   // Not a key, or missing parts: nullopt. A point that is not on the curve: Error.
   EXPECT_FALSE(public_key_from_attrs({{ck::k_key_type, V::integer(ck::k_k_aes)}}));

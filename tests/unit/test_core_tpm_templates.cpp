@@ -56,9 +56,9 @@ TEST(Templates, ParsesEveryAlgorithmName)
 
 TEST(Templates, RejectsInvalidAlgorithmNames)
 {
-  for (const char* bad : {"", "rsa", "rsa512", "rsa2047", "RSA2048", "aes192", "ecc", "ecc255",
-                          "ecc25", "hmac", "hmac:", "hmac:sha224", "hmac:md5", "hmac-sha256",
-                          "rsa2048 ", " aes128", "ecdsa", "x"}) {
+  for (const char* bad :
+       {"", "rsa", "rsa512", "rsa2047", "RSA2048", "aes192", "ecc", "ecc255", "ecc25", "hmac",
+        "hmac:", "hmac:sha224", "hmac:md5", "hmac-sha256", "rsa2048 ", " aes128", "ecdsa", "x"}) {
     EXPECT_FALSE(parse_algorithm(bad).has_value()) << '"' << bad << '"';
   }
 }
@@ -125,9 +125,9 @@ expect_aes128_cfb(const TPMT_SYM_DEF_OBJECT& sym)
 
 TEST(Templates, PrimaryTemplates)
 {
-  EXPECT_EQ(primary_template_names(),
-            (std::vector<std::string>{"tpm2-tools-default", "tpm2-tools-ecc-default",
-                                      "tss2-engine-key"}));
+  EXPECT_EQ(
+    primary_template_names(),
+    (std::vector<std::string>{"tpm2-tools-default", "tpm2-tools-ecc-default", "tss2-engine-key"}));
 
   auto rsa = primary_template("tpm2-tools-default");
   ASSERT_TRUE(rsa);

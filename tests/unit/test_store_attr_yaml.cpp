@@ -96,20 +96,23 @@ TEST(AttrYaml, ParsesUpstreamEcPrivateObjectEveryValue)
     {369, V::boolean(false)},
     {370, V::boolean(true)},
     {384, V::data({0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07})},
-    {385, V::data(hex("044104" "7f52dcb43acd031175de6ccdfc28e4f4a5b4731e9924ea6ca6dc31775b2a98e1"
+    {385, V::data(hex("044104"
+                      "7f52dcb43acd031175de6ccdfc28e4f4a5b4731e9924ea6ca6dc31775b2a98e1"
                       "b090b3864774e71cfc7e7475847753e7aaf14b25d945b71444d0f5c49c7ddaac"))},
     {514, V::boolean(false)},
     {528, V::boolean(false)},
     {1073742354, V::list({})},
     {1073743360, V::list({4161, 4162, 4164, 4165, 4166})},
-    {2399141889, V::data(to_bytes("564c6b5c49c75e6206ff2873:08874a130137afd968bd48b362a1267d:"
-                                  "027cefc2b039898735655ad6bf76116ff4472b163bac5d19de0b5e315a33188d"))},
+    {2399141889,
+     V::data(to_bytes("564c6b5c49c75e6206ff2873:08874a130137afd968bd48b362a1267d:"
+                      "027cefc2b039898735655ad6bf76116ff4472b163bac5d19de0b5e315a33188d"))},
     {2399141890, V::data(pub_blob)},
     {2399141891,
-     V::data(hex("007e0020b0a436039d7ddb6d7ae9fa2db65a003631682bae440fdf5d2102c9b8ba533ab70010d26ddbe"
-                 "d3993090a7edd16e7d3714a15bd946e66fd9b10c09b0cdddb1d19c0c9ca199f6885fd455139d648039"
-                 "3656545cbada15cdead03ea6386b527800795fa769770843173f622bb5299d4171d9e79d77ea6fc526c"
-                 "306e9741"))},
+     V::data(
+       hex("007e0020b0a436039d7ddb6d7ae9fa2db65a003631682bae440fdf5d2102c9b8ba533ab70010d26ddbe"
+           "d3993090a7edd16e7d3714a15bd946e66fd9b10c09b0cdddb1d19c0c9ca199f6885fd455139d648039"
+           "3656545cbada15cdead03ea6386b527800795fa769770843173f622bb5299d4171d9e79d77ea6fc526c"
+           "306e9741"))},
   };
   ASSERT_EQ(a.size(), 33u);
   for (const auto& [type, value] : expected) {
@@ -123,7 +126,7 @@ TEST(AttrYaml, ParsesUpstreamPublicObjectsWithStrAndSeqTemplates)
 {
   AttrMap ec_pub = parse_attrs(sample_yaml("SELECT attrs FROM tobjects WHERE id = 2"));
   EXPECT_EQ(ec_pub.size(), 26u);
-  EXPECT_EQ(ec_pub.at(ck::k_wrap_template), V::data({}));  // '!!str ""' stays an empty string
+  EXPECT_EQ(ec_pub.at(ck::k_wrap_template), V::data({})); // '!!str ""' stays an empty string
   EXPECT_EQ(ec_pub.at(ck::k_class), V::integer(ck::k_o_public_key));
 
   AttrMap rsa_pub = parse_attrs(sample_yaml("SELECT attrs FROM tobjects WHERE id = 4"));
@@ -196,10 +199,11 @@ TEST(AttrYaml, RoundTripsEveryKind)
 
 TEST(AttrYaml, AcceptsLibraryHexStringMechanisms)
 {
-  AttrMap a = parse_attrs("--- !!map {\n"
-                          "  ? !!int \"1073743360\"\n  : !!str \"41100000000000004210000000000000\",\n"
-                          "  ? !!int \"1073742353\"\n  : !!str \"\",\n"
-                          "  ? !!int \"1073742354\"\n  : !!seq [],\n}\n");
+  AttrMap a =
+    parse_attrs("--- !!map {\n"
+                "  ? !!int \"1073743360\"\n  : !!str \"41100000000000004210000000000000\",\n"
+                "  ? !!int \"1073742353\"\n  : !!str \"\",\n"
+                "  ? !!int \"1073742354\"\n  : !!seq [],\n}\n");
   EXPECT_EQ(a.at(ck::k_allowed_mechanisms), V::list({0x1041, 0x1042}));
   EXPECT_EQ(a.at(ck::k_wrap_template), V::data({}));
   EXPECT_EQ(a.at(ck::k_unwrap_template), V::list({}));
@@ -239,7 +243,8 @@ TEST(AttrYaml, RejectsWhatUpstreamRejects)
   EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"3\" : !!str \"6b3\" }\n"), std::runtime_error);
   // other tags
   EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"3\" : !!null \"\" }\n"), std::runtime_error);
-  EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"3\" : !!binary \"AAAA\" }\n"), std::runtime_error);
+  EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"3\" : !!binary \"AAAA\" }\n"),
+               std::runtime_error);
   EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"3\" : !!float \"1.5\" }\n"), std::runtime_error);
   // non-numeric or negative !!int
   EXPECT_THROW(parse_attrs("--- !!map { ? !!int \"x\" : !!int \"3\" }\n"), std::runtime_error);
@@ -288,9 +293,9 @@ TEST(AttrYaml, RejectsWhatUpstreamRejects)
                                            "? !!str \"esys-tr\" : !!str \"zz\" }\n",
                                            p),
                std::runtime_error);
-  EXPECT_THROW(store::parse_primary_config("--- !!map { ? !!str \"transient\" : !!bool \"false\" }\n",
-                                           p),
-               std::runtime_error);
+  EXPECT_THROW(
+    store::parse_primary_config("--- !!map { ? !!str \"transient\" : !!bool \"false\" }\n", p),
+    std::runtime_error);
   EXPECT_THROW(store::parse_primary_config("--- !!map { ? !!str \"esys-tr\" : !!str \"81\" }\n", p),
                std::runtime_error);
 }
@@ -315,8 +320,8 @@ expect_tagged(const std::string& text)
   // Every double-quoted scalar is directly preceded by a tag.
   std::regex quoted(R"re(("[^"]*"))re");
   size_t scalars = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), quoted); it != std::sregex_iterator();
-       ++it) {
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), quoted);
+       it != std::sregex_iterator(); ++it) {
     ++scalars;
     std::string before = text.substr(0, static_cast<size_t>(it->position()));
     std::smatch m;

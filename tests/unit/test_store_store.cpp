@@ -70,7 +70,8 @@ TEST_F(StoreTest, CreatesPrivateFilesWithUpstreamSchema)
     EXPECT_EQ(s.schema_version(), 8);
     EXPECT_EQ(s.path(), db_file());
   }
-  struct stat st{};
+  struct stat st
+  {};
   ASSERT_EQ(stat(dir().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
   ASSERT_EQ(stat(db_file().c_str(), &st), 0);
@@ -87,11 +88,11 @@ TEST_F(StoreTest, CreatesPrivateFilesWithUpstreamSchema)
   }
   EXPECT_EQ(actual, expected);
   EXPECT_EQ(query("SELECT id, schema_version FROM schema"), std::vector<std::string>{"1|8"});
-  EXPECT_EQ(query("SELECT type, name FROM sqlite_master ORDER BY rowid"),
-            (std::vector<std::string>{"table|tokens", "index|sqlite_autoindex_tokens_1",
-                                      "table|sealobjects", "table|pobjects", "table|tobjects",
-                                      "table|schema", "trigger|limit_tokens",
-                                      "trigger|limit_tobjects"}));
+  EXPECT_EQ(
+    query("SELECT type, name FROM sqlite_master ORDER BY rowid"),
+    (std::vector<std::string>{"table|tokens", "index|sqlite_autoindex_tokens_1",
+                              "table|sealobjects", "table|pobjects", "table|tobjects",
+                              "table|schema", "trigger|limit_tokens", "trigger|limit_tobjects"}));
   // Rollback journal, as upstream (no WAL).
   EXPECT_EQ(query("PRAGMA journal_mode"), std::vector<std::string>{"delete"});
 
@@ -217,7 +218,9 @@ TEST_F(StoreTest, RoundTripsEveryRowType)
 
 TEST_F(StoreTest, ReadsUpstreamBlobSaltsAndYaml)
 {
-  { Store s = open_rw(); }
+  {
+    Store s = open_rw();
+  }
   // What upstream's Python tool writes: salts bound as BLOBs, canonical YAML.
   {
     sqlite3* raw = nullptr;
@@ -228,11 +231,13 @@ TEST_F(StoreTest, ReadsUpstreamBlobSaltsAndYaml)
     std::string sql =
       "INSERT INTO pobjects VALUES (1, 'o', '---\n!!map {\n  ? !!str \"template-name\"\n"
       "  : !!str \"tpm2-tools-default\",\n  ? !!str \"transient\"\n  : !!bool \"true\",\n}\n', '');"
-      "INSERT INTO tokens VALUES (1, 1, 'tok', '" + tok_yaml + "');"
-      "INSERT INTO sealobjects VALUES (1, 1, X'0001aa', X'0001bb', X'3031', X'0001cc', X'0001dd',"
-      " X'6566');"
-      "INSERT INTO tobjects VALUES (1, 1, '---\n!!map {\n  ? !!int \"0\"\n  : !!int \"3\",\n"
-      "  ? !!int \"1073743360\"\n  : !!str \"41100000000000004210000000000000\",\n}\n');";
+      "INSERT INTO tokens VALUES (1, 1, 'tok', '"
+      + tok_yaml
+      + "');"
+        "INSERT INTO sealobjects VALUES (1, 1, X'0001aa', X'0001bb', X'3031', X'0001cc', X'0001dd',"
+        " X'6566');"
+        "INSERT INTO tobjects VALUES (1, 1, '---\n!!map {\n  ? !!int \"0\"\n  : !!int \"3\",\n"
+        "  ? !!int \"1073743360\"\n  : !!str \"41100000000000004210000000000000\",\n}\n');";
     ASSERT_EQ(sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
       << sqlite3_errmsg(db.get());
   }
@@ -295,7 +300,7 @@ TEST_F(StoreTest, TransactionRollsBackOnDestruction)
     t.pid = pid;
     t.label = "gone";
     s.insert_token(t);
-    EXPECT_EQ(s.primaries().size(), 2u);  // visible inside the transaction
+    EXPECT_EQ(s.primaries().size(), 2u); // visible inside the transaction
     throw std::runtime_error("failure after the writes");
   } catch (const std::runtime_error&) {
   }
@@ -406,7 +411,9 @@ TEST_F(StoreTest, ReadOnlyOpenOfMissingStore)
 
   // An empty file (e.g. left by a crashed tool) is an empty store, not created read-only.
   fs::create_directories(dir());
-  { std::ofstream f(db_file()); }
+  {
+    std::ofstream f(db_file());
+  }
   try {
     open_ro();
     ADD_FAILURE() << "opened an empty file read-only";
@@ -418,7 +425,9 @@ TEST_F(StoreTest, ReadOnlyOpenOfMissingStore)
 
 TEST_F(StoreTest, ReadOnlyStoreRefusesWrites)
 {
-  { Store s = open_rw(); }
+  {
+    Store s = open_rw();
+  }
   Store r = open_ro();
   EXPECT_THROW(
     {
@@ -449,9 +458,9 @@ TEST_F(StoreTest, SecondWriterWaitsForTheFirst)
   }
   auto t0 = std::chrono::steady_clock::now();
   {
-    Transaction tx(second);  // BEGIN IMMEDIATE: blocks on the busy timeout, doesn't fail
+    Transaction tx(second); // BEGIN IMMEDIATE: blocks on the busy timeout, doesn't fail
     EXPECT_TRUE(first_committed.load());
-    EXPECT_EQ(second.primaries().size(), 1u);  // sees the first writer's row
+    EXPECT_EQ(second.primaries().size(), 1u); // sees the first writer's row
     second.insert_primary(sample_primary());
     tx.commit();
   }

@@ -54,8 +54,8 @@ read_text(const std::filesystem::path& p)
 inline std::string
 upstream_sample_output(const std::string& command)
 {
-  const std::string text = read_text(std::filesystem::path(PTOOL_TEST_DATA_DIR)
-                                     / "upstream_store_sample.txt");
+  const std::string text =
+    read_text(std::filesystem::path(PTOOL_TEST_DATA_DIR) / "upstream_store_sample.txt");
   size_t pos = 0;
   while ((pos = text.find("### $ ", pos)) != std::string::npos) {
     size_t eol = text.find('\n', pos);
