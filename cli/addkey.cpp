@@ -50,27 +50,13 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
 
   // 2. Resolve the token, its primary and seal object, and the PIN.
   store::Store st = open_store(g, store::Store::Mode::k_existing);
-  Token token = find_token(st, o.label);
-  if (!token.config.token_init) {
-    throw_usage("token \"" + o.label + "\" is not initialized");
-  }
-  Primary primary = find_primary(st, token.pid);
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
-  }
-  ChosenPin pin = choose_pin(o.auth, token);
-  if (!pin.so && !seal->user) {
-    throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet",
-                "set one with 'tpm2-ptool initpin', or use --sopin");
-  }
-  SecureBytes hierarchy_auth = read_secret(o.auth.hierarchy_auth, Prompt::k_never, "");
+  TokenForKeys t = resolve_token_for_keys(st, o.label, o.auth);
 
   // 3. TPM: one salted session; unseal the wrapping key; create the key.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
-  tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  SecureBytes key = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
+  tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
+  SecureBytes key = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth = crypto::random_hex(16);
   keys::KeyObjectInput in;
   in.wrapped_auth = crypto::wrap_auth(key, objauth);
@@ -97,7 +83,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   // 4. Store private (or secret) first, then public, in one transaction.
   store::Transaction tx(st);
   for (const AttrMap& attrs : objects) {
-    st.insert_object(token.id, attrs);
+    st.insert_object(t.token.id, attrs);
   }
   tx.commit();
 

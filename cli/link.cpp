@@ -107,27 +107,17 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
     throw_usage("--id must not be empty");
   }
   store::Store st = open_store(g, store::Store::Mode::k_existing);
-  Token token = find_token(st, o.label);
-  Primary primary = find_primary(st, token.pid);
-  std::vector<Blobs> keys = read_keys(o, primary);
+  TokenForKeys t = resolve_token_for_keys(st, o.label, o.auth);
+  std::vector<Blobs> keys = read_keys(o, t.primary);
   if (keys.size() > 1 && o.id) {
     throw_usage("--id names one key; link several keys without it");
   }
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
-  }
-  ChosenPin pin = choose_pin(o.auth, token);
-  if (!pin.so && !seal->user) {
-    throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet", "use --sopin");
-  }
   SecureBytes key_auth = read_secret(o.key_auth, Prompt::k_never, "");
-  SecureBytes hierarchy_auth = read_secret(o.auth.hierarchy_auth, Prompt::k_never, "");
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
-  tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  SecureBytes wrapping = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
+  tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
+  SecureBytes wrapping = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   std::vector<std::vector<AttrMap>> all;
   std::vector<Bytes> ids;
   for (const Blobs& b : keys) {
@@ -151,7 +141,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   store::Transaction tx(st);
   for (const auto& objects : all) {
     for (const AttrMap& attrs : objects) {
-      st.insert_object(token.id, attrs);
+      st.insert_object(t.token.id, attrs);
     }
   }
   tx.commit();

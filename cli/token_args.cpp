@@ -32,6 +32,28 @@ choose_pin(const TokenAuthOptions& o, const Token& token)
   return {false, read_secret(o.userpin, Prompt::k_existing)};
 }
 
+TokenForKeys
+resolve_token_for_keys(const store::Store& st, const std::string& label, const TokenAuthOptions& o)
+{
+  Token token = find_token(st, label);
+  if (!token.config.token_init) {
+    throw_usage("token \"" + label + "\" is not initialized");
+  }
+  Primary primary = find_primary(st, token.pid);
+  auto seal = st.seal_object(token.id);
+  if (!seal) {
+    throw Error(ExitCode::k_general, "token \"" + label + "\" has no seal objects in the store");
+  }
+  ChosenPin pin = choose_pin(o, token);
+  if (!pin.so && !seal->user) {
+    throw Error(ExitCode::k_auth, "token \"" + label + "\" has no user PIN yet",
+                "set one with 'tpm2-ptool initpin', or use --sopin");
+  }
+  SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
+  return TokenForKeys{std::move(token), std::move(primary), std::move(*seal), std::move(pin),
+                      std::move(hierarchy_auth)};
+}
+
 Token
 find_token(const store::Store& st, const std::string& label)
 {

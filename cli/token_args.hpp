@@ -26,6 +26,22 @@ struct ChosenPin
 };
 ChosenPin choose_pin(const TokenAuthOptions& o, const Token& token);
 
+// Everything a command that adds keys to a token needs before it touches the TPM: the
+// initialized token, its primary, its seal objects, the chosen PIN and the hierarchy auth.
+// Throws (usage, not-found, auth) before any TPM command or store write.
+struct TokenForKeys
+{
+  Token token;
+  Primary primary;
+  SealObject seal;
+  ChosenPin pin;
+  SecureBytes hierarchy_auth;
+  // The seal object the chosen PIN opens.
+  const SealBlobs& chosen_seal() const { return pin.so ? seal.so : *seal.user; }
+};
+TokenForKeys resolve_token_for_keys(const store::Store& st, const std::string& label,
+                                    const TokenAuthOptions& o);
+
 // Looks a token up by label; throws not-found with upstream's message.
 Token find_token(const store::Store& st, const std::string& label);
 Primary find_primary(const store::Store& st, int64_t pid);
