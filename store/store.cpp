@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "store/attr_yaml.hpp"
+#include "store/lock_file.hpp"
 
 namespace ptool::store {
 
@@ -252,33 +253,6 @@ ensure_dir(const fs::path& dir)
   }
 }
 
-// Holds upstream's <db>.lock flock while the schema is checked or created, so the Python
-// tool and the C library (which do the same dance) never see a half-made store.
-class SchemaLock
-{
-public:
-  explicit SchemaLock(const fs::path& db) : m_path(db.string() + ".lock")
-  {
-    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-    if (m_fd) {
-      flock(m_fd.get(), LOCK_EX);
-    }
-  }
-  ~SchemaLock()
-  {
-    if (m_fd) {
-      unlink(m_path.c_str());
-      flock(m_fd.get(), LOCK_UN);
-    }
-  }
-  SchemaLock(const SchemaLock&) = delete;
-  SchemaLock& operator=(const SchemaLock&) = delete;
-
-private:
-  std::string m_path;
-  Fd m_fd;
-};
-
 // A writer killed mid-COMMIT leaves a hot journal; SQLite rolls it back on the next read, but
 // only through a connection that may write, so a read-only open would fail until some writer
 // came along. Let a short-lived read-write connection do that recovery (a plain read: when
@@ -360,7 +334,7 @@ Store::check_schema(Mode mode)
   };
   std::optional<int> version = read_version();
   if (!version && mode == Mode::k_read_write) {
-    SchemaLock lock(m_path);
+    LockFile lock(m_path.string() + ".lock");
     Transaction tx(*this);
     version = read_version();
     if (!version) {

@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/keys/pkcs11_ids.hpp"
 #include "store/attr_yaml.hpp"
+#include "store/lock_file.hpp"
 #include "store/store.hpp"
 
 namespace ptool::store {
@@ -282,32 +283,6 @@ run_steps(sqlite3* db, const fs::path& f, int from)
     db, f, [](AttrMap&) { return false; }, true);
   exec(db, f, "REPLACE INTO schema (id, schema_version) VALUES (1, 8);");
 }
-
-// <db>.lock, as upstream's tool and library take it around version check and upgrade.
-class LockFile
-{
-public:
-  explicit LockFile(std::string path) : m_path(std::move(path))
-  {
-    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-    if (m_fd) {
-      flock(m_fd.get(), LOCK_EX);
-    }
-  }
-  ~LockFile()
-  {
-    if (m_fd) {
-      unlink(m_path.c_str());
-      flock(m_fd.get(), LOCK_UN);
-    }
-  }
-  LockFile(const LockFile&) = delete;
-  LockFile& operator=(const LockFile&) = delete;
-
-private:
-  std::string m_path;
-  Fd m_fd;
-};
 
 // Removes the .bak copy unless the upgrade completed (it was renamed over the database).
 class BackupFile

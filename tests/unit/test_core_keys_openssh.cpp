@@ -71,7 +71,7 @@ TEST(OpenSsh, MatchesUpstreamSampleLines)
 TEST(OpenSsh, RsaMatchesSshKeygen)
 {
   if (!test::have_ssh_keygen()) {
-    GTEST_SKIP() << "ssh-keygen not installed";
+    FAIL() << "ssh-keygen not installed (scripts/install-deps installs openssh-client)";
   }
   test::TempDir dir;
   for (unsigned bits : {1024u, 2048u, 3072u}) {
@@ -109,7 +109,7 @@ TEST(OpenSsh, RsaMpintEncoding)
 TEST(OpenSsh, EcMatchesSshKeygen)
 {
   if (!test::have_ssh_keygen()) {
-    GTEST_SKIP() << "ssh-keygen not installed";
+    FAIL() << "ssh-keygen not installed (scripts/install-deps installs openssh-client)";
   }
   test::TempDir dir;
   for (unsigned bits : {256u, 384u, 521u}) {
@@ -136,7 +136,7 @@ TEST(OpenSsh, EcMatchesSshKeygen)
 TEST(OpenSsh, KeyObjectsOfOpensslKeysMatchSshKeygen)
 {
   if (!test::have_ssh_keygen()) {
-    GTEST_SKIP() << "ssh-keygen not installed";
+    FAIL() << "ssh-keygen not installed (scripts/install-deps installs openssh-client)";
   }
   test::TempDir dir;
   const tpm::AlgorithmSet algs{{TPM2_ALG_SHA256, TPM2_ALG_SHA384, TPM2_ALG_SHA512}};
@@ -229,7 +229,7 @@ TEST(OpenSsh, NoLineForOtherObjects)
 TEST(OpenSsh, FingerprintMatchesSshKeygen)
 {
   if (!test::have_ssh_keygen()) {
-    GTEST_SKIP() << "ssh-keygen not installed";
+    FAIL() << "ssh-keygen not installed (scripts/install-deps installs openssh-client)";
   }
   test::TempDir dir;
   EvpPkey key = test::generate_ec("P-256");

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "core/c_handles.hpp"
+
+namespace ptool::store {
+
+// Upstream's <db>.lock: an exclusive flock held around "read the schema version, then create
+// or upgrade", unlinked afterwards, exactly as the Python tool and the C library do it, so
+// none of the three ever sees a half-made or half-upgraded store. Best effort: when the lock
+// file cannot be created (read-only directory) nothing is locked.
+class LockFile
+{
+public:
+  explicit LockFile(std::string path) : m_path(std::move(path))
+  {
+    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    if (m_fd) {
+      flock(m_fd.get(), LOCK_EX);
+    }
+  }
+  ~LockFile()
+  {
+    if (m_fd) {
+      unlink(m_path.c_str());
+      flock(m_fd.get(), LOCK_UN);
+    }
+  }
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+
+private:
+  std::string m_path;
+  Fd m_fd;
+};
+
+} // namespace ptool::store
