@@ -7,6 +7,7 @@
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
+#include "core/tpm/esys.hpp"
 #include "core/tpm/key_ops.hpp"
 
 namespace ptool::cli {
@@ -57,7 +58,7 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
                             crypto::hash_pass(old_pin, blobs.salt),
                             crypto::hash_pass(new_pin, salt), tpm::AuthKind::k_pin);
   } catch (const Error& e) {
-    if (e.code() == ExitCode::k_auth && e.hint().rfind("the TPM is in dictionary-attack", 0) != 0) {
+    if (e.code() == ExitCode::k_auth && !tpm::is_lockout(e)) {
       throw Error(ExitCode::k_auth, std::string("wrong old PIN (") + e.what() + ")", e.hint());
     }
     throw;
@@ -68,11 +69,7 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
   if (so) {
     st.update_seal_so(token.id, updated);
   } else {
-    st.update_seal_user(token.id, updated);
-    if (token.config.empty_user_pin != new_pin.empty()) {
-      token.config.empty_user_pin = new_pin.empty();
-      st.update_token_config(token.id, token.config);
-    }
+    store_user_seal(st, token, updated, new_pin.empty());
   }
   tx.commit();
 }

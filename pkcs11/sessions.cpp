@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 
 #include "core/error.hpp"
+#include "core/tpm/esys.hpp"
 #include "pkcs11/api.hpp"
 
 namespace ptool::p11 {
@@ -11,8 +12,7 @@ namespace ptool::p11 {
 bool
 is_lockout(const Error& e)
 {
-  // check_rc gives TPM2_RC_LOCKOUT this hint; a wrong PIN's hint only mentions lockout.
-  return e.hint().rfind("the TPM is in dictionary-attack lockout", 0) == 0;
+  return tpm::is_lockout(e);
 }
 
 CK_RV

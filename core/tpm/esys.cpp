@@ -45,6 +45,10 @@ is_transport_failure(TSS2_RC rc)
              || base == TSS2_BASE_RC_TRY_AGAIN);
 }
 
+constexpr const char* k_lockout_hint =
+  "the TPM is in dictionary-attack lockout: wait for it to expire, or clear it "
+  "with 'tpm2_dictionarylockout -c' (needs the lockout auth)";
+
 std::string
 auth_hint(AuthKind auth)
 {
@@ -62,6 +66,12 @@ auth_hint(AuthKind auth)
 }
 
 } // namespace
+
+bool
+is_lockout(const Error& e)
+{
+  return e.code() == ExitCode::k_auth && e.hint() == k_lockout_hint;
+}
 
 bool
 is_unsupported_parameter(TSS2_RC rc)
@@ -94,9 +104,7 @@ check_rc(TSS2_RC rc, const char* what, AuthKind auth)
     throw Error(ExitCode::k_auth, message, auth_hint(auth));
   }
   if (code == TPM2_RC_LOCKOUT) {
-    throw Error(ExitCode::k_auth, message,
-                "the TPM is in dictionary-attack lockout: wait for it to expire, or clear it "
-                "with 'tpm2_dictionarylockout -c' (needs the lockout auth)");
+    throw Error(ExitCode::k_auth, message, k_lockout_hint);
   }
   if (code == TPM2_RC_HIERARCHY) {
     throw Error(ExitCode::k_general, message, "the owner hierarchy is disabled on this TPM");

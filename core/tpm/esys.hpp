@@ -8,6 +8,7 @@
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_tctildr.h>
 
+#include "core/error.hpp"
 #include "core/hex.hpp"
 #include "core/secure_bytes.hpp"
 
@@ -25,6 +26,10 @@ enum class AuthKind {
 // code (Tss2_RC_Decode); the exit code and hint come from one table (auth failure, lockout,
 // TCTI unreachable, unsupported parameters, out of TPM memory).
 void check_rc(TSS2_RC rc, const char* what, AuthKind auth = AuthKind::k_none);
+
+// True when `e` (from check_rc) is the TPM's dictionary-attack lockout rather than a wrong
+// auth value; both have ExitCode::k_auth.
+bool is_lockout(const Error& e);
 
 // True when `rc` is a TPM parameter error that means "this TPM cannot do that algorithm"
 // (key size, curve, scheme, symmetric, hash, value).

@@ -223,7 +223,7 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
   try {
     text = pc.unseal(seal, auth);
   } catch (const Error& e) {
-    if (e.code() == ExitCode::k_auth && e.hint().rfind("the TPM is in dictionary-attack", 0) != 0) {
+    if (e.code() == ExitCode::k_auth && !is_lockout(e)) {
       throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", e.hint());
     }
     throw;
