@@ -50,11 +50,7 @@ run_initpin(const InitPinOptions& o, const GlobalOptions& g)
 
   store::Transaction tx(st);
   SealBlobs blobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), salt};
-  st.update_seal_user(token.id, blobs);
-  if (token.config.empty_user_pin != userpin.empty()) {
-    token.config.empty_user_pin = userpin.empty();
-    st.update_token_config(token.id, token.config);
-  }
+  store_user_seal(st, token, blobs, userpin.empty());
   tx.commit();
 }
 

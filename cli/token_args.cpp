@@ -54,6 +54,16 @@ resolve_token_for_keys(const store::Store& st, const std::string& label, const T
                       std::move(hierarchy_auth)};
 }
 
+void
+store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin_empty)
+{
+  st.update_seal_user(token.id, blobs);
+  if (token.config.empty_user_pin != pin_empty) {
+    token.config.empty_user_pin = pin_empty;
+    st.update_token_config(token.id, token.config);
+  }
+}
+
 Token
 find_token(const store::Store& st, const std::string& label)
 {

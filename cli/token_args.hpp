@@ -42,6 +42,10 @@ struct TokenForKeys
 TokenForKeys resolve_token_for_keys(const store::Store& st, const std::string& label,
                                     const TokenAuthOptions& o);
 
+// Replaces the token's USER seal object and keeps its empty-user-pin flag in step with the
+// new PIN (upstream §6). Call inside a store::Transaction.
+void store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin_empty);
+
 // Looks a token up by label; throws not-found with upstream's message.
 Token find_token(const store::Store& st, const std::string& label);
 Primary find_primary(const store::Store& st, int64_t pid);
