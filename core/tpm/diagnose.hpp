@@ -33,9 +33,6 @@ std::string firmware_text(const TpmProperties& p);
 // Whether this TPM accepts addkey's template for `alg` (TPM2_TestParms).
 bool supports(ESYS_CONTEXT* ctx, const KeyAlgorithm& alg);
 
-// Handles in the persistent range (0x81000000-0x81ffffff).
-std::vector<TPM2_HANDLE> persistent_handles(ESYS_CONTEXT* ctx);
-
 // The name of the tpm2-tools primary template (primary_template_names()) whose public area
 // equals the object at `handle`, ignoring the unique field; nullopt when none matches or the
 // handle cannot be read.

@@ -357,4 +357,30 @@ get_algorithms(ESYS_CONTEXT* ctx)
   return set;
 }
 
+std::vector<TPM2_HANDLE>
+persistent_handles(ESYS_CONTEXT* ctx)
+{
+  std::vector<TPM2_HANDLE> out;
+  TPM2_HANDLE next = TPM2_PERSISTENT_FIRST;
+  TPMI_YES_NO more = TPM2_YES;
+  while (more == TPM2_YES) {
+    TPMS_CAPABILITY_DATA* raw = nullptr;
+    check_rc(Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+                                next, TPM2_MAX_CAP_HANDLES, &more, &raw),
+             "TPM2_GetCapability(handles)");
+    EsysPtr<TPMS_CAPABILITY_DATA> data(raw);
+    const auto& list = data->data.handles;
+    for (UINT32 i = 0; i < list.count; ++i) {
+      if (list.handle[i] <= TPM2_PERSISTENT_LAST) {
+        out.push_back(list.handle[i]);
+      }
+    }
+    if (list.count == 0 || list.handle[list.count - 1] >= TPM2_PERSISTENT_LAST) {
+      break;
+    }
+    next = list.handle[list.count - 1] + 1;
+  }
+  return out;
+}
+
 } // namespace ptool::tpm

@@ -133,4 +133,7 @@ struct AlgorithmSet
 };
 AlgorithmSet get_algorithms(ESYS_CONTEXT* ctx);
 
+// Handles of the TPM's persistent objects (0x81000000-0x81ffffff), ascending.
+std::vector<TPM2_HANDLE> persistent_handles(ESYS_CONTEXT* ctx);
+
 } // namespace ptool::tpm

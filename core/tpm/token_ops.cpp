@@ -65,30 +65,6 @@ create_salt_key(ESYS_CONTEXT* ctx)
   return create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, salt_key_template(), {});
 }
 
-std::vector<TPM2_HANDLE>
-persistent_handles(ESYS_CONTEXT* ctx)
-{
-  std::vector<TPM2_HANDLE> handles;
-  TPMI_YES_NO more = TPM2_YES;
-  UINT32 next = k_persistent_first;
-  while (more == TPM2_YES) {
-    TPMS_CAPABILITY_DATA* raw = nullptr;
-    check_rc(Esys_GetCapability(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
-                                next, TPM2_MAX_CAP_HANDLES, &more, &raw),
-             "TPM2_GetCapability(persistent handles)");
-    EsysPtr<TPMS_CAPABILITY_DATA> data(raw);
-    const auto& list = data->data.handles;
-    if (list.count == 0) {
-      break;
-    }
-    for (UINT32 i = 0; i < list.count; ++i) {
-      handles.push_back(list.handle[i]);
-    }
-    next = list.handle[list.count - 1] + 1;
-  }
-  return handles;
-}
-
 std::string
 hex_handle(TPM2_HANDLE h)
 {
