@@ -9,7 +9,7 @@ endif()
 
 add_library(ptool_settings INTERFACE)
 target_compile_options(ptool_settings INTERFACE -fstack-protector-strong)
-if(NOT PTOOL_ENABLE_ASAN_UBSAN)
+if(NOT PTOOL_ENABLE_ASAN_UBSAN AND NOT PTOOL_BUILD_FUZZERS)
   # ASan does not check the __*_chk variants fortify substitutes, so drop it there.
   target_compile_definitions(ptool_settings INTERFACE
     $<$<NOT:$<CONFIG:Debug>>:_FORTIFY_SOURCE=2>)
@@ -22,3 +22,12 @@ if(PTOOL_ENABLE_ASAN_UBSAN)
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(ptool_settings INTERFACE -fsanitize=address,undefined)
 endif()
+
+# libFuzzer: every first-party target gets coverage + ASan + UBSan instrumentation; the fuzz
+# targets themselves add -fsanitize=fuzzer (tests/fuzz/CMakeLists.txt).
+if(PTOOL_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "PTOOL_BUILD_FUZZERS needs clang (libFuzzer), not "
+      "${CMAKE_CXX_COMPILER_ID}: configure with CC=clang CXX=clang++ (Debian: clang, "
+      "libclang-rt-14-dev), or use scripts/fuzz")
+  endif()

@@ -126,10 +126,8 @@ emit_attrs(const AttrMap& attrs)
   return std::string(out.c_str()) + "\n";
 }
 
-namespace {
-
 AttrMap
-parse_attrs_full(std::string_view yaml)
+parse_attrs_yaml(std::string_view yaml)
 {
   AttrMap attrs;
   YAML::Node root = load_map(yaml);
@@ -171,14 +169,12 @@ parse_attrs_full(std::string_view yaml)
   return attrs;
 }
 
-} // namespace
-
 AttrMap
 parse_attrs(std::string_view yaml)
 {
   // The layouts tpm2_ptool and we write take the fast scanner; anything else the full parser.
   std::optional<AttrMap> scanned = scan_attrs(yaml);
-  AttrMap attrs = scanned ? std::move(*scanned) : parse_attrs_full(yaml);
+  AttrMap attrs = scanned ? std::move(*scanned) : parse_attrs_yaml(yaml);
   // upstream's library re-emits CKA_ALLOWED_MECHANISMS as hex of native little-endian
   // CK_ULONGs after C_SetAttributeValue (upstream issue #805): turn it back into a list.
   auto mech = attrs.find(ck::k_allowed_mechanisms);

@@ -14,6 +14,9 @@ namespace ptool::store {
 std::string emit_attrs(const AttrMap& attrs);
 // Throws std::runtime_error describing the problem; callers add the row id.
 AttrMap parse_attrs(std::string_view yaml);
+// The same through yaml-cpp only, never the fast scanner (the differential fuzz target
+// checks that both agree). Does not convert a hex CKA_ALLOWED_MECHANISMS back to a list.
+AttrMap parse_attrs_yaml(std::string_view yaml);
 
 // tokens.config
 std::string emit_token_config(const TokenConfig& config);

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `import`'s key file reader: PEM (PKCS#1, SEC1, PKCS#8, encrypted PKCS#8), DER and
+// OpenSSH openssh-key-v1, once without and once with a passphrase. Rejection is a
+// ptool::Error; a decoded key must be self-consistent enough for TPM2_Import.
+#include <optional>
+
+#include "core/keys/private_key_codec.hpp"
+#include "tests/fuzz/fuzz_common.hpp"
+
+using namespace ptool;
+
+namespace {
+
+void
+check(const keys::PlainKey& key)
+{
+  switch (key.kind) {
+  case keys::PlainKey::Kind::k_rsa:
+    fuzz::fuzz_require(!key.modulus.empty() && !key.prime.empty(), "RSA key without n or p");
+    break;
+  case keys::PlainKey::Kind::k_ec:
+    // x, y and d are padded to the field size of the curve.
+    fuzz::fuzz_require(!key.curve.empty() && key.x.size() == key.y.size()
+                         && key.scalar.size() == key.x.size(),
+                       "EC key components of different sizes");
+    break;
+  case keys::PlainKey::Kind::k_hmac:
+    break;
+  }
+}
+
+} // namespace
+
+extern "C" int
+LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
+{
+  auto file = fuzz::as_bytes(data, size);
+  fuzz::expect_only_error([&] { check(keys::decode_private_key(file, std::nullopt)); });
+  fuzz::expect_only_error(
+    [&] { check(keys::decode_private_key(file, SecureBytes::from("fuzz-passphrase"))); });
+  return 0;
+}
