@@ -10,6 +10,7 @@
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/keys/openssh_cipher.hpp"
 
 namespace ptool::keys {
 
@@ -240,7 +241,8 @@ base64_decode(std::string_view text)
 }
 
 PlainKey
-decode_openssh(std::string_view text)
+decode_openssh(std::string_view text, const std::optional<SecureBytes>& passphrase,
+               uint32_t max_kdf_rounds)
 {
   size_t b = text.find(k_openssh_begin);
   size_t e = text.find(k_openssh_end);
@@ -254,22 +256,27 @@ decode_openssh(std::string_view text)
     bad_input("not an openssh-key-v1 private key");
   }
   SshReader r{std::span<const uint8_t>(blob).subspan(sizeof(k_magic))};
-  std::string cipher = r.str();
-  std::string kdf = r.str();
-  r.bytes(); // kdf options
-  if (cipher != "none" || kdf != "none") {
-    throw Error(ExitCode::k_unsupported,
-                "passphrase-protected OpenSSH private keys (" + cipher + ", " + kdf
-                  + ") are not supported",
-                "convert a copy to passphrase-protected PEM first: ssh-keygen -p -m PEM -f COPY, "
-                "then import COPY with --passin");
-  }
+  OpensshSealed sealed;
+  sealed.cipher = r.str();
+  sealed.kdf = r.str();
+  sealed.kdf_options = r.bytes();
   if (r.u32() != 1) {
     bad_input("OpenSSH key files with several keys are not supported");
   }
   r.bytes(); // public key blob (repeated in the private section)
-  SshReader p{r.bytes()};
+  sealed.ciphertext = r.bytes();
+  sealed.trailer = r.data.subspan(r.pos);
+  bool encrypted = sealed.cipher != "none" || sealed.kdf != "none";
+  SecureBytes clear;
+  if (encrypted) {
+    clear = openssh_decrypt(sealed, passphrase, max_kdf_rounds);
+  }
+  SshReader p{encrypted ? std::span<const uint8_t>(clear) : sealed.ciphertext};
   if (p.u32() != p.u32()) {
+    if (encrypted) {
+      throw Error(ExitCode::k_auth, "cannot decrypt the OpenSSH private key: wrong passphrase",
+                  "check the passphrase given with --passin");
+    }
     bad_input("corrupt OpenSSH private key (check bytes differ)");
   }
   std::string type = p.str();
@@ -316,11 +323,12 @@ decode_openssh(std::string_view text)
 } // namespace
 
 PlainKey
-decode_private_key(std::span<const uint8_t> file, const std::optional<SecureBytes>& passphrase)
+decode_private_key(std::span<const uint8_t> file, const std::optional<SecureBytes>& passphrase,
+                   uint32_t max_kdf_rounds)
 {
   std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   if (text.find(k_openssh_begin) != std::string_view::npos) {
-    return decode_openssh(text);
+    return decode_openssh(text, passphrase, max_kdf_rounds);
   }
   return decode_openssl(file, passphrase);
 }
