@@ -187,7 +187,11 @@ scan_attrs(std::string_view yaml)
     // Flow map: `? key` / `: value` pairs separated by commas (a trailing one allowed).
     sc.skip_ws();
     while (!sc.eat("}")) {
+      // `?` is an indicator only before a blank: yaml-cpp rejects `?!!int`, so must we.
       if (sc.eat("?")) {
+        if (sc.peek() != ' ' && sc.peek() != '\n') {
+          return std::nullopt;
+        }
         sc.skip_ws();
       }
       auto k = key(sc);

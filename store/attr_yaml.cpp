@@ -75,13 +75,48 @@ parse_bool(const YAML::Node& value, const std::string& key)
   return value.Scalar() == "true";
 }
 
+// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool
+is_utf8(std::string_view s)
+{
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80             ? 0
+               : (c & 0xe0) == 0xc0 ? 1
+               : (c & 0xf0) == 0xe0 ? 2
+               : (c & 0xf8) == 0xf0 ? 3
+                                    : 4;
+    if (n == 4 || s.size() - i - 1 < n) {
+      return false;
+    }
+    uint32_t cp = n == 0 ? c : c & (0x3f >> n);
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) {
+        return false;
+      }
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    constexpr uint32_t k_min[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < k_min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
 // Config keys and string values must be tagged !!str: upstream's parser rejects the NULL
-// tag libyaml gives an untagged scalar.
+// tag libyaml gives an untagged scalar. Like libyaml we refuse text that is not UTF-8:
+// yaml-cpp would read it, but its emitter writes U+FFFD instead, changing the value.
 std::string
 parse_str(const YAML::Node& value, const std::string& what)
 {
   if (tag_of(value) != "str" || !value.IsScalar()) {
     throw std::runtime_error(what + " is not a !!str");
+  }
+  if (!is_utf8(value.Scalar())) {
+    throw std::runtime_error(what + " is not valid UTF-8");
   }
   return value.Scalar();
 }

@@ -39,11 +39,10 @@ token_config_round_trip(std::string_view text)
   TokenConfig again;
   fuzz::fuzz_require(fuzz::accepts_yaml([&] { again = store::parse_token_config(emitted); }),
                      "emit_token_config wrote YAML that parse_token_config rejects");
-  fuzz::fuzz_require(again.token_init == config.token_init
-                       && again.pss_sigs_good == config.pss_sigs_good
-                       && again.empty_user_pin == config.empty_user_pin
-                       && again.tcti == config.tcti,
-                     "token config changed in emit -> parse");
+  fuzz::fuzz_require(
+    again.token_init == config.token_init && again.pss_sigs_good == config.pss_sigs_good
+      && again.empty_user_pin == config.empty_user_pin && again.tcti == config.tcti,
+    "token config changed in emit -> parse");
 }
 
 void

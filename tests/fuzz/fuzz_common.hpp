@@ -71,8 +71,7 @@ accepts_yaml(F&& f)
     return true;
   } catch (const std::exception& e) {
     if (typeid(e) != typeid(std::runtime_error)) {
-      std::fprintf(stderr, "FUZZ FINDING: %s escaped the codec: %s\n", typeid(e).name(),
-                   e.what());
+      std::fprintf(stderr, "FUZZ FINDING: %s escaped the codec: %s\n", typeid(e).name(), e.what());
       std::abort();
     }
     return false;

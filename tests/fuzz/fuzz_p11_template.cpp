@@ -30,13 +30,34 @@ namespace fs = std::filesystem;
 // Attribute types the objects actually have (and a few they do not), so short inputs hit
 // real values; a selector past the table takes the next four input bytes as the type.
 constexpr CK_ATTRIBUTE_TYPE k_types[] = {
-  CKA_CLASS,        CKA_KEY_TYPE,     CKA_LABEL,        CKA_ID,
-  CKA_TOKEN,        CKA_PRIVATE,      CKA_SIGN,         CKA_VERIFY,
-  CKA_DECRYPT,      CKA_ENCRYPT,      CKA_MODULUS,      CKA_MODULUS_BITS,
-  CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT,     CKA_VALUE,
-  CKA_SENSITIVE,    CKA_EXTRACTABLE,  CKA_ALLOWED_MECHANISMS, CKA_WRAP_TEMPLATE,
-  CKA_UNWRAP_TEMPLATE, CKA_SUBJECT,   CKA_PRIME_1,      CKA_VALUE_LEN,
-  0x8f000001UL,     0x8f000002UL,     CKA_CERTIFICATE_TYPE, CKA_KEY_GEN_MECHANISM,
+  CKA_CLASS,
+  CKA_KEY_TYPE,
+  CKA_LABEL,
+  CKA_ID,
+  CKA_TOKEN,
+  CKA_PRIVATE,
+  CKA_SIGN,
+  CKA_VERIFY,
+  CKA_DECRYPT,
+  CKA_ENCRYPT,
+  CKA_MODULUS,
+  CKA_MODULUS_BITS,
+  CKA_PUBLIC_EXPONENT,
+  CKA_EC_PARAMS,
+  CKA_EC_POINT,
+  CKA_VALUE,
+  CKA_SENSITIVE,
+  CKA_EXTRACTABLE,
+  CKA_ALLOWED_MECHANISMS,
+  CKA_WRAP_TEMPLATE,
+  CKA_UNWRAP_TEMPLATE,
+  CKA_SUBJECT,
+  CKA_PRIME_1,
+  CKA_VALUE_LEN,
+  0x8f000001UL,
+  0x8f000002UL,
+  CKA_CERTIFICATE_TYPE,
+  CKA_KEY_GEN_MECHANISM,
 };
 
 class Input
@@ -210,10 +231,10 @@ check_found(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, const Template
     if (g.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
       continue; // sensitive
     }
-    fuzz::fuzz_require(g.ulValueLen == find.attrs[i].ulValueLen
-                         && (g.ulValueLen == 0
-                             || std::memcmp(g.pValue, find.attrs[i].pValue, g.ulValueLen) == 0),
-                       "C_GetAttributeValue differs from what C_FindObjects matched");
+    fuzz::fuzz_require(
+      g.ulValueLen == find.attrs[i].ulValueLen
+        && (g.ulValueLen == 0 || std::memcmp(g.pValue, find.attrs[i].pValue, g.ulValueLen) == 0),
+      "C_GetAttributeValue differs from what C_FindObjects matched");
   }
 }
 

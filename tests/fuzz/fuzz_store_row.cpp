@@ -111,11 +111,11 @@ check_round_trips(store::Store& s, const std::vector<Primary>& primaries,
   for (const Primary& p : primaries) {
     int64_t id = s.insert_primary(p);
     std::optional<Primary> again = s.primary(id);
-    fuzz::fuzz_require(again && again->hierarchy == p.hierarchy
-                         && again->transient == p.transient && again->objauth == p.objauth
-                         && (p.transient ? again->template_name == p.template_name
-                                         : again->esys_tr == p.esys_tr),
-                       "primary row changed in write -> read");
+    fuzz::fuzz_require(
+      again && again->hierarchy == p.hierarchy && again->transient == p.transient
+        && again->objauth == p.objauth
+        && (p.transient ? again->template_name == p.template_name : again->esys_tr == p.esys_tr),
+      "primary row changed in write -> read");
   }
   for (const Token& t : tokens) {
     Token copy = t;
