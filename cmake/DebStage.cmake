@@ -37,7 +37,7 @@ file(COPY_FILE ${_src}/packaging/deb/copyright ${_doc}/copyright)
 file(COPY_FILE ${_src}/README.md ${_doc}/README.md)
 # Documentation only: copying it to /usr/share/p11-kit/modules/ makes p11-kit load the module.
 file(COPY_FILE ${_src}/pkcs11/tpm2-ptool-pkcs11.module ${_doc}/tpm2-ptool-pkcs11.module)
-set(CPACK_DEBIAN_PACKAGE_VERSION ${CPACK_PACKAGE_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE})
+set(PTOOL_DEB_VERSION ${CPACK_PACKAGE_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE})
 set(PTOOL_DEB_DATE ${CPACK_PTOOL_DEB_DATE})
 configure_file(${_src}/packaging/deb/changelog.Debian.in ${_doc}/changelog.Debian @ONLY)
 execute_process(COMMAND ${_gzip} -9nf ${_doc}/changelog.Debian COMMAND_ERROR_IS_FATAL ANY)
