@@ -31,3 +31,13 @@ if(PTOOL_BUILD_FUZZERS)
       "${CMAKE_CXX_COMPILER_ID}: configure with CC=clang CXX=clang++ (Debian: clang, "
       "libclang-rt-14-dev), or use scripts/fuzz")
   endif()
+
+# ThreadSanitizer: its runtime cannot be combined with ASan's. scripts/test builds only the module
+# and tests/stress with it.
+if(PTOOL_ENABLE_TSAN)
+  if(PTOOL_ENABLE_ASAN_UBSAN)
+    message(FATAL_ERROR "PTOOL_ENABLE_TSAN and PTOOL_ENABLE_ASAN_UBSAN are mutually exclusive")
+  endif()
+  target_compile_options(ptool_settings INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(ptool_settings INTERFACE -fsanitize=thread)
+endif()
