@@ -34,8 +34,8 @@ add_arctan(BIGNUM* acc, BN_ULONG x, BN_ULONG factor, int bits)
 {
   Bn term(BN_new());
   Bn part(BN_new());
-  if (!term || !part || BN_set_word(term.get(), 1) != 1 || BN_lshift(term.get(), term.get(), bits) != 1
-      || BN_mul_word(term.get(), factor) != 1) {
+  if (!term || !part || BN_set_word(term.get(), 1) != 1
+      || BN_lshift(term.get(), term.get(), bits) != 1 || BN_mul_word(term.get(), factor) != 1) {
     throw Error(ExitCode::k_general, "out of memory computing the Blowfish constants");
   }
   BN_div_word(term.get(), x);
@@ -119,34 +119,38 @@ encipher(const BlowfishState& st, uint32_t& left, uint32_t& right)
   right = l;
 }
 
-// The next 32-bit big-endian word of `data`, wrapping around at its end.
-uint32_t
-cyclic_word(std::span<const uint8_t> data, size_t& pos)
+// A 64-byte SHA-512 digest read as sixteen big-endian words: Blowfish consumes keys and
+// salts a word at a time, cycling through them.
+using Digest = std::array<uint8_t, 64>;
+using Words = std::array<uint32_t, 16>;
+
+Words
+to_words(const Digest& d)
 {
-  uint32_t w = 0;
-  for (int i = 0; i < 4; ++i) {
-    w = w << 8 | data[pos];
-    pos = (pos + 1) % data.size();
+  Words w{};
+  for (size_t i = 0; i < w.size(); ++i) {
+    w[i] = static_cast<uint32_t>(d[4 * i]) << 24 | static_cast<uint32_t>(d[4 * i + 1]) << 16
+           | static_cast<uint32_t>(d[4 * i + 2]) << 8 | d[4 * i + 3];
   }
   return w;
 }
 
-// Blowfish key schedule with a salt (eksblowfish's ExpandKey). With an empty `salt` this is
-// the plain schedule the cost loop repeats.
+// Blowfish key schedule with a salt (eksblowfish's ExpandKey); a null `salt` is the plain
+// schedule that the cost loop repeats.
 void
-expand(BlowfishState& st, std::span<const uint8_t> salt, std::span<const uint8_t> key)
+expand(BlowfishState& st, const Words& key, const Words* salt)
 {
-  size_t kpos = 0;
-  for (auto& p : st.p) {
-    p ^= cyclic_word(key, kpos);
+  for (size_t i = 0; i < k_p_words; ++i) {
+    st.p[i] ^= key[i % key.size()];
   }
   size_t spos = 0;
   uint32_t l = 0;
   uint32_t r = 0;
   auto next = [&](uint32_t& a, uint32_t& b) {
-    if (!salt.empty()) {
-      l ^= cyclic_word(salt, spos);
-      r ^= cyclic_word(salt, spos);
+    if (salt != nullptr) {
+      l ^= (*salt)[spos];
+      r ^= (*salt)[spos + 1];
+      spos = (spos + 2) % salt->size();
     }
     encipher(st, l, r);
     a = l;
@@ -162,16 +166,13 @@ expand(BlowfishState& st, std::span<const uint8_t> salt, std::span<const uint8_t
   }
 }
 
-using Digest = std::array<uint8_t, 64>;
-
 void
-sha512(std::span<const uint8_t> a, std::span<const uint8_t> b, Digest& out)
+sha512(std::span<const uint8_t> data, Digest& out)
 {
   EvpMdCtx ctx(EVP_MD_CTX_new());
   unsigned int n = 0;
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) != 1
-      || EVP_DigestUpdate(ctx.get(), a.data(), a.size()) != 1
-      || EVP_DigestUpdate(ctx.get(), b.data(), b.size()) != 1
+      || EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1
       || EVP_DigestFinal_ex(ctx.get(), out.data(), &n) != 1) {
     throw Error(ExitCode::k_general, "SHA-512 failed");
   }
@@ -179,20 +180,19 @@ sha512(std::span<const uint8_t> a, std::span<const uint8_t> b, Digest& out)
 
 // One PRF call: 32 bytes from a hashed passphrase and a hashed salt.
 void
-bcrypt_hash(const Digest& pass, const Digest& salt, std::array<uint8_t, 32>& out)
+bcrypt_hash(const Digest& pass_digest, const Digest& salt_digest, std::array<uint8_t, 32>& out)
 {
+  Words pass = to_words(pass_digest);
+  Words salt = to_words(salt_digest);
   BlowfishState st = initial_state();
-  expand(st, salt, pass);
+  expand(st, pass, &salt);
   for (int i = 0; i < 64; ++i) {
-    expand(st, {}, salt);
-    expand(st, {}, pass);
+    expand(st, salt, nullptr);
+    expand(st, pass, nullptr);
   }
-  static constexpr char k_text[] = "OxychromaticBlowfishSwatDynamite";
-  std::array<uint32_t, 8> block{};
-  size_t pos = 0;
-  for (auto& w : block) {
-    w = cyclic_word(std::span(reinterpret_cast<const uint8_t*>(k_text), 32), pos);
-  }
+  // "OxychromaticBlowfishSwatDynamite" as big-endian words, encrypted 64 times in ECB mode.
+  std::array<uint32_t, 8> block = {0x4f787963, 0x68726f6d, 0x61746963, 0x426c6f77,
+                                   0x66697368, 0x53776174, 0x44796e61, 0x6d697465};
   for (int i = 0; i < 64; ++i) {
     for (size_t j = 0; j < block.size(); j += 2) {
       encipher(st, block[j], block[j + 1]);
@@ -205,6 +205,8 @@ bcrypt_hash(const Digest& pass, const Digest& salt, std::array<uint8_t, 32>& out
     }
   }
   OPENSSL_cleanse(block.data(), sizeof(block));
+  OPENSSL_cleanse(pass.data(), sizeof(pass));
+  OPENSSL_cleanse(salt.data(), sizeof(salt));
 }
 
 } // namespace
@@ -223,7 +225,7 @@ bcrypt_pbkdf(std::span<const uint8_t> passphrase, std::span<const uint8_t> salt,
   const size_t per_block = (out_len + stride - 1) / stride;
 
   Digest hashed_pass{};
-  sha512(passphrase, {}, hashed_pass);
+  sha512(passphrase, hashed_pass);
   SecureBytes out(out_len);
   SecureBytes counted_salt(salt.begin(), salt.end());
   counted_salt.resize(salt.size() + 4);
@@ -234,11 +236,11 @@ bcrypt_pbkdf(std::span<const uint8_t> passphrase, std::span<const uint8_t> salt,
     for (size_t b = 0; b < 4; ++b) {
       counted_salt[salt.size() + b] = static_cast<uint8_t>(count >> (24 - 8 * b));
     }
-    sha512(counted_salt, {}, hashed_salt);
+    sha512(counted_salt, hashed_salt);
     bcrypt_hash(hashed_pass, hashed_salt, chunk);
     acc = chunk;
     for (uint32_t r = 1; r < rounds; ++r) {
-      sha512(chunk, {}, hashed_salt);
+      sha512(chunk, hashed_salt);
       bcrypt_hash(hashed_pass, hashed_salt, chunk);
       for (size_t i = 0; i < k_block; ++i) {
         acc[i] ^= chunk[i];

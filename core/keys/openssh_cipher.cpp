@@ -61,9 +61,13 @@ aes(Mode mode, size_t key_len)
 {
   switch (mode) {
   case Mode::k_ctr:
-    return key_len == 16 ? EVP_aes_128_ctr() : key_len == 24 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
+    return key_len == 16   ? EVP_aes_128_ctr()
+           : key_len == 24 ? EVP_aes_192_ctr()
+                           : EVP_aes_256_ctr();
   case Mode::k_cbc:
-    return key_len == 16 ? EVP_aes_128_cbc() : key_len == 24 ? EVP_aes_192_cbc() : EVP_aes_256_cbc();
+    return key_len == 16   ? EVP_aes_128_cbc()
+           : key_len == 24 ? EVP_aes_192_cbc()
+                           : EVP_aes_256_cbc();
   default:
     return key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
   }
@@ -180,8 +184,8 @@ openssh_decrypt(const OpensshSealed& sealed, const std::optional<SecureBytes>& p
   uint32_t rounds = be32(opts, 4 + salt.size());
   if (rounds > max_rounds) {
     throw Error(ExitCode::k_unsupported,
-                "the OpenSSH key asks for " + std::to_string(rounds)
-                  + " bcrypt rounds; more than " + std::to_string(max_rounds) + " are refused",
+                "the OpenSSH key asks for " + std::to_string(rounds) + " bcrypt rounds; more than "
+                  + std::to_string(max_rounds) + " are refused",
                 "re-encrypt a copy with fewer rounds: ssh-keygen -p -a 64 -f COPY");
   }
   size_t block = spec->mode == Mode::k_chacha ? 8 : 16;

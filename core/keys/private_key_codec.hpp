@@ -31,8 +31,9 @@ struct PlainKey
 
 // Decodes an RSA or EC private key from PEM (PKCS#1/SEC1/PKCS#8, encrypted or not), DER, or
 // OpenSSH's "openssh-key-v1" format (encrypted with bcrypt_pbkdf too). `passphrase` decrypts
-// encrypted files; `max_kdf_rounds` bounds the bcrypt work factor an OpenSSH file may ask for. Errors: wrong/missing passphrase -> k_auth; unsupported key types -> k_unsupported;
-// unreadable input -> k_usage.
+// encrypted files; `max_kdf_rounds` bounds the bcrypt work factor an OpenSSH file may ask for.
+// Errors: wrong/missing passphrase -> k_auth; unsupported key types -> k_unsupported; unreadable
+// input -> k_usage.
 PlainKey decode_private_key(std::span<const uint8_t> file,
                             const std::optional<SecureBytes>& passphrase,
                             uint32_t max_kdf_rounds = k_max_kdf_rounds);
