@@ -5,7 +5,8 @@
 # libtpm2-pkcs11-tools owns a real /usr/bin/tpm2_ptool and dpkg refuses a second owner.
 set(CPACK_PACKAGE_NAME tpm2-ptool)
 set(CPACK_PACKAGE_VENDOR "tpm2-ptool contributors")
-set(CPACK_PACKAGE_CONTACT "tpm2-ptool maintainers <maintainers@users.noreply.r-seed-4e8f1c02.example>"
+set(CPACK_PACKAGE_CONTACT
+    "tpm2-ptool maintainers <maintainers@users.noreply.r-seed-4e8f1c02.example>"
     CACHE STRING "Maintainer field of the .deb")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "manage tpm2-pkcs11 stores; PKCS#11 module for TPM keys")
 set(CPACK_PACKAGE_DESCRIPTION
