@@ -188,14 +188,20 @@ scan_attrs(std::string_view yaml)
     sc.skip_ws();
     while (!sc.eat("}")) {
       // `?` is an indicator only before a blank: yaml-cpp rejects `?!!int`, so must we.
-      if (sc.eat("?")) {
+      bool explicit_key = sc.eat("?");
+      if (explicit_key) {
         if (sc.peek() != ' ' && sc.peek() != '\n') {
           return std::nullopt;
         }
         sc.skip_ws();
       }
       auto k = key(sc);
-      sc.skip_ws();
+      // Without `?` the key is implicit and its `:` must be on the same line (YAML 1.2 §7.4).
+      if (explicit_key) {
+        sc.skip_ws();
+      } else {
+        sc.skip_spaces();
+      }
       if (!k || !sc.eat(":") || (sc.peek() != ' ' && sc.peek() != '\n')) {
         return std::nullopt;
       }
