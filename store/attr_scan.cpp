@@ -174,7 +174,8 @@ std::optional<AttrMap>
 scan_attrs(std::string_view yaml)
 {
   Scanner sc(yaml);
-  if (!sc.eat("---")) {
+  // `---` marks a document only before a blank; `---!!map` is a plain scalar to yaml-cpp.
+  if (!sc.eat("---") || (sc.peek() != ' ' && sc.peek() != '\n')) {
     return std::nullopt;
   }
   sc.skip_ws();
