@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
@@ -23,6 +24,7 @@ struct AddCertOptions
   std::string label;
   std::optional<std::string> key_label;
   std::optional<std::string> key_id;
+  OutputFormat output;
 };
 
 Bytes
@@ -82,10 +84,10 @@ run_addcert(const AddCertOptions& o, const GlobalOptions& g)
   st.insert_object(token.id, attrs);
   tx.commit();
 
-  std::cout << pyyaml_dump(YamlNode::map(
-    {{YamlNode::string("action"), YamlNode::string("add")},
-     {YamlNode::string("cert"),
-      YamlNode::map({{YamlNode::string("CKA_ID"), YamlNode::string(to_hex(key->first))}})}}));
+  print_document(
+    YamlNode::map({{str("action"), str("add")},
+                   {str("cert"), YamlNode::map({{str("CKA_ID"), str(to_hex(key->first))}})}}),
+    o.output, "");
 }
 
 } // namespace
@@ -101,6 +103,7 @@ add_addcert(CLI::App& app, const GlobalOptions& g)
   auto* kl = sub->add_option("--key-label", opts->key_label, "label of the private key");
   auto* ki = sub->add_option("--key-id", opts->key_id, "CKA_ID of the private key, in hex");
   kl->excludes(ki);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_addcert(*opts, g); });
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/spinner.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
@@ -25,6 +26,7 @@ struct AddKeyOptions
   std::optional<std::string> id;
   bool always_authenticate = false;
   TokenAuthOptions auth;
+  OutputFormat output;
 };
 
 void
@@ -88,10 +90,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   tx.commit();
 
   std::string id_hex = to_hex(in.id);
-  std::cout << "action: add\nprivate:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-  if (objects.size() > 1) {
-    std::cout << "public:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-  }
+  print_document(key_report("add", id_hex, objects.size() > 1), o.output, "");
 }
 
 } // namespace
@@ -114,6 +113,7 @@ add_addkey(CLI::App& app, const GlobalOptions& g)
   sub->add_flag("--attr-always-authenticate", opts->always_authenticate,
                 "require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)");
   add_token_auth_options(sub, opts->auth);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_addkey(*opts, g); });
 }
 

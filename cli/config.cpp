@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
@@ -21,6 +22,7 @@ struct ConfigOptions
   std::string label;
   std::optional<std::string> key;
   std::optional<std::string> value;
+  OutputFormat output;
 };
 
 // Upstream's str2bool.
@@ -48,7 +50,7 @@ py_bool(bool b)
 }
 
 void
-print_all(const TokenConfig& c)
+print_all(const TokenConfig& c, const OutputFormat& output)
 {
   std::vector<std::pair<YamlNode, YamlNode>> m;
   if (c.empty_user_pin) {
@@ -61,27 +63,37 @@ print_all(const TokenConfig& c)
     m.emplace_back(YamlNode::string("tcti"), YamlNode::string(*c.tcti));
   }
   m.emplace_back(YamlNode::string("token-init"), YamlNode::boolean(c.token_init));
-  std::cout << pyyaml_dump(YamlNode::map(std::move(m))) << "\n";
+  print_document(YamlNode::map(std::move(m)), output);
 }
 
 // `key=value` as upstream prints it (Python str(): True/False, empty when unset).
+// JSON: {"<key>": value}, the value typed as in the full dump, null when unset.
 void
-print_key(const TokenConfig& c, const std::string& key)
+print_key(const TokenConfig& c, const std::string& key, const OutputFormat& output)
 {
   std::string v;
+  YamlNode j;
   if (key == "token-init") {
     v = py_bool(c.token_init);
+    j = YamlNode::boolean(c.token_init);
   } else if (key == "tcti") {
     v = c.tcti.value_or("");
+    j = c.tcti ? str(*c.tcti) : YamlNode::null();
   } else if (key == "empty-user-pin") {
     v = c.empty_user_pin ? "True" : "";
+    j = c.empty_user_pin ? YamlNode::boolean(true) : YamlNode::null();
   } else if (key == "pss-sigs-good") {
     v = c.pss_sigs_good ? py_bool(*c.pss_sigs_good) : "";
+    j = c.pss_sigs_good ? YamlNode::boolean(*c.pss_sigs_good) : YamlNode::null();
   } else if (key == "log-level") {
     std::cerr << "tpm2-ptool: warning: log-level is deprecated and never stored; set "
                  "TPM2_PKCS11_LOG_LEVEL instead\n";
   } else {
     throw_usage("unknown config key '" + key + "'", k_keys_hint);
+  }
+  if (output.json()) {
+    print_document(YamlNode::map({{str(key), j}}), output);
+    return;
   }
   std::cout << key << "=" << v << "\n";
 }
@@ -114,9 +126,9 @@ run_config(const ConfigOptions& o, const GlobalOptions& g)
   if (!set) {
     Token token = find_token(st, o.label);
     if (o.key) {
-      print_key(token.config, *o.key);
+      print_key(token.config, *o.key, o.output);
     } else {
-      print_all(token.config);
+      print_all(token.config, o.output);
     }
     return;
   }
@@ -152,6 +164,7 @@ add_config(CLI::App& app, const GlobalOptions& g)
                   "token-init or tcti (also readable: empty-user-pin, "
                   "pss-sigs-good)");
   sub->add_option("--value", opts->value, "new value for --key");
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_config(*opts, g); });
 }
 

@@ -7,8 +7,10 @@
 #include <iostream>
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/doctor.hpp"
 #include "core/error.hpp"
 #include "core/tpm/diagnose.hpp"
@@ -167,12 +169,15 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
 }
 
 void
-run_doctor(const GlobalOptions& g)
+run_doctor(const OutputFormat& output, const GlobalOptions& g)
 {
-  Report r;
+  Report r(output.json());
   check_tpm(r, g, doctor_primaries(g));
   check_store(r, g);
   check_tools(r);
+  if (output.json()) {
+    print_document(r.findings(), output); // before the exit status says whether any FAILed
+  }
   if (r.fails() > 0) {
     throw Error(ExitCode::k_general, "doctor found " + std::to_string(r.fails()) + " problem"
                                        + (r.fails() == 1 ? "" : "s"));
@@ -188,7 +193,9 @@ add_doctor(CLI::App& app, const GlobalOptions& g)
                                                "use them; one OK/WARN/FAIL line each");
   sub->footer("Example: tpm2-ptool doctor --tcti device:/dev/tpmrm0\n"
               "Exit status 0 when nothing FAILs (WARN lines do not count), else 1.");
-  sub->callback([&g]() { run_doctor(g); });
+  auto output = std::make_shared<OutputFormat>();
+  add_output_option(sub, *output, DefaultOutput::k_text);
+  sub->callback([output, &g]() { run_doctor(*output, g); });
 }
 
 } // namespace ptool::cli

@@ -157,4 +157,33 @@ check_tools(Report& r)
   }
 }
 
+std::string
+doctor_check_name(const std::string& text)
+{
+  static const std::pair<const char*, const char*> k_prefixes[] = {
+    {"TCTI ", "tcti"},
+    {"resource manager", "resource-manager"},
+    {"TPM:", "tpm"},
+    {"addkey algorithms", "algorithms"},
+    {"persistent handle", "persistent-handles"},
+    {"primary ", "persistent-handles"},
+    {"dictionary-attack lockout", "lockout"},
+    {"store directory", "store-permissions"},
+    {"store database", "store-permissions"},
+    {"store", "store"},
+    {"schema version", "schema"},
+    {"rows:", "rows"},
+    {"PKCS#11 module", "module"},
+    {"upstream libtpm2_pkcs11", "upstream-module"},
+    {"OpenSSH", "openssh"},
+  };
+  for (const auto& [prefix, name] : k_prefixes) {
+    if (text.starts_with(prefix)) {
+      return name;
+    }
+  }
+  // A leftover file next to the store ("<path> exists; ...").
+  return text.find(" exists; ") != std::string::npos ? "store-leftovers" : "other";
+}
+
 } // namespace ptool::cli

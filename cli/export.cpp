@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/output_file.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
@@ -31,6 +32,7 @@ struct ExportOptions
   bool force = false;
   std::optional<std::string> new_auth_file;
   TokenAuthOptions auth;
+  OutputFormat output;
 };
 
 Object
@@ -91,6 +93,9 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
     }
     check_output_free(prefix + ".pem", o.force);
     write_private_file(prefix + ".pem", keys::public_key_pem(key->get()), o.force);
+    if (o.output.json()) {
+      print_document(YamlNode::map({}), o.output); // upstream prints nothing here
+    }
     return;
   }
   if (cls != ck::k_o_private_key && cls != ck::k_o_secret_key) {
@@ -184,12 +189,16 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   }
 
   // 5. Upstream's report (scripts grep object-auth); no secret when the user chose it.
+  Entries report;
   if (!new_auth) {
-    std::cout << "object-auth: " << yaml_quote(std::string(objauth.view())) << "\n";
+    report.emplace_back(str("object-auth"), YamlNode::quoted_string(std::string(objauth.view())));
   }
-  std::cout << "primary-object:\n  auth: " << yaml_quote(std::string(primary.objauth.view()))
-            << "\n  hierarchy: owner\n  is_transient: " << (primary.transient ? "true" : "false")
-            << "\n\n";
+  report.emplace_back(
+    str("primary-object"),
+    YamlNode::map({{str("auth"), YamlNode::quoted_string(std::string(primary.objauth.view()))},
+                   {str("hierarchy"), str("owner")},
+                   {str("is_transient"), YamlNode::boolean(primary.transient)}}));
+  print_document(YamlNode::map(std::move(report)), o.output);
 }
 
 } // namespace
@@ -216,6 +225,7 @@ add_export(CLI::App& app, const GlobalOptions& g)
                  "give the exported copy the password read from FILE (store copy unchanged)")
     ->type_name("FILE");
   add_token_auth_options(sub, opts->auth);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_export(*opts, g); });
 }
 

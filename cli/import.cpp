@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -29,6 +30,7 @@ struct ImportOptions
   std::optional<std::string> id;
   bool always_authenticate = false;
   TokenAuthOptions auth;
+  OutputFormat output;
 };
 
 SecureBytes
@@ -178,10 +180,7 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
   tx.commit();
 
   std::string id_hex = to_hex(in.id);
-  std::cout << "action: import\nprivate:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-  if (objects.size() > 1) {
-    std::cout << "public:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-  }
+  print_document(key_report("import", id_hex, objects.size() > 1), o.output, "");
 }
 
 } // namespace
@@ -209,6 +208,7 @@ add_import(CLI::App& app, const GlobalOptions& g)
   sub->add_flag("--attr-always-authenticate", opts->always_authenticate,
                 "require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)");
   add_token_auth_options(sub, opts->auth);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_import(*opts, g); });
 }
 

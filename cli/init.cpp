@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "core/error.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
@@ -23,6 +24,7 @@ struct InitOptions
   CLI::Option* transient_opt = nullptr;
   std::string primary_handle;
   std::string transient_parent;
+  OutputFormat output;
 };
 
 void
@@ -85,7 +87,9 @@ run_init(const InitOptions& o, const GlobalOptions& g)
   if (created) {
     created->commit();
   }
-  std::cout << "action: " << (adopt ? "Added" : "Created") << "\nid: " << id << "\n\n";
+  print_document(YamlNode::map({{str("action"), str(adopt ? "Added" : "Created")},
+                                {str("id"), YamlNode::integer(id)}}),
+                 o.output);
 }
 
 } // namespace
@@ -115,6 +119,7 @@ add_init(CLI::App& app, const GlobalOptions& g)
       ->expected(0, 1)
       ->type_name("[TEMPLATE]");
   opts->primary_handle_opt->excludes(opts->transient_opt);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_init(*opts, g); });
 }
 

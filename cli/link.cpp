@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -26,6 +27,7 @@ struct LinkOptions
   std::optional<std::string> id;
   TokenAuthOptions auth;
   SecretOption key_auth{"--auth", "TPM2_PTOOL_KEY_AUTH", "key auth"};
+  OutputFormat output;
 };
 
 Bytes
@@ -146,12 +148,17 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   }
   tx.commit();
 
+  // YAML: upstream's one report per key, back to back; JSON: an array of them.
+  std::vector<YamlNode> reports;
   for (size_t i = 0; i < all.size(); ++i) {
-    std::string id_hex = to_hex(ids[i]);
-    std::cout << "action: link\nprivate:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-    if (all[i].size() > 1) {
-      std::cout << "public:\n  CKA_ID: " << yaml_quote(id_hex) << "\n";
-    }
+    reports.push_back(key_report("link", to_hex(ids[i]), all[i].size() > 1));
+  }
+  if (o.output.json()) {
+    print_document(YamlNode::seq(std::move(reports)), o.output);
+    return;
+  }
+  for (const YamlNode& r : reports) {
+    print_document(r, o.output, "");
   }
 }
 
@@ -172,6 +179,7 @@ add_link(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
   add_token_auth_options(sub, opts->auth);
   add_secret_option(sub, opts->key_auth, "the key's existing auth value (default empty)");
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_link(*opts, g); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/ck_names.hpp"
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 #include "core/keys/attributes.hpp"
@@ -36,7 +37,7 @@ describe(const Object& o)
 }
 
 void
-run_listobjects(const std::string& label, const GlobalOptions& g)
+run_listobjects(const std::string& label, const OutputFormat& output, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
   Token token = find_token(st, label);
@@ -44,8 +45,8 @@ run_listobjects(const std::string& label, const GlobalOptions& g)
   for (const Object& o : st.objects(token.id)) {
     out.push_back(describe(o));
   }
-  if (!out.empty()) {
-    std::cout << pyyaml_dump(YamlNode::seq(std::move(out))) << "\n";
+  if (!out.empty() || output.json()) {
+    print_document(YamlNode::seq(std::move(out)), output);
   }
 }
 
@@ -59,7 +60,9 @@ add_listobjects(CLI::App& app, const GlobalOptions& g)
     app.add_subcommand("listobjects", "List the objects (keys, certificates) of a token");
   sub->footer("Example: tpm2-ptool listobjects --label ssh");
   sub->add_option("--label", *label, "label of the token")->required();
-  sub->callback([label, &g]() { run_listobjects(*label, g); });
+  auto output = std::make_shared<OutputFormat>();
+  add_output_option(sub, *output);
+  sub->callback([label, output, &g]() { run_listobjects(*label, *output, g); });
 }
 
 } // namespace ptool::cli

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 
 namespace ptool::cli {
@@ -24,7 +25,7 @@ primary_config(const Primary& p)
 }
 
 void
-run_listprimaries(const GlobalOptions& g)
+run_listprimaries(const OutputFormat& output, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
   std::vector<YamlNode> out;
@@ -32,9 +33,10 @@ run_listprimaries(const GlobalOptions& g)
     out.push_back(YamlNode::map({{YamlNode::string("config"), primary_config(p)},
                                  {YamlNode::string("id"), YamlNode::integer(p.id)}}));
   }
-  // Upstream prints nothing at all for an empty list, else the dump plus print()'s newline.
-  if (!out.empty()) {
-    std::cout << pyyaml_dump(YamlNode::seq(std::move(out))) << "\n";
+  // Upstream prints nothing at all for an empty list, else the dump plus print()'s newline;
+  // JSON always prints an array.
+  if (!out.empty() || output.json()) {
+    print_document(YamlNode::seq(std::move(out)), output);
   }
 }
 
@@ -45,7 +47,9 @@ add_listprimaries(CLI::App& app, const GlobalOptions& g)
 {
   CLI::App* sub = app.add_subcommand("listprimaries", "List the primary objects of the store");
   sub->footer("Example: tpm2-ptool listprimaries");
-  sub->callback([&g]() { run_listprimaries(g); });
+  auto output = std::make_shared<OutputFormat>();
+  add_output_option(sub, *output);
+  sub->callback([output, &g]() { run_listprimaries(*output, g); });
 }
 
 } // namespace ptool::cli

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 
@@ -12,7 +13,7 @@ namespace ptool::cli {
 namespace {
 
 void
-run_listtokens(int64_t pid, const GlobalOptions& g)
+run_listtokens(int64_t pid, const OutputFormat& output, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
   // Upstream lists nothing for an unknown pid; a typo deserves an error instead.
@@ -23,8 +24,8 @@ run_listtokens(int64_t pid, const GlobalOptions& g)
       {{YamlNode::string("id"), YamlNode::integer(t.id)},
        {YamlNode::string("label"), t.label ? YamlNode::string(*t.label) : YamlNode::null()}}));
   }
-  if (!out.empty()) {
-    std::cout << pyyaml_dump(YamlNode::seq(std::move(out))) << "\n";
+  if (!out.empty() || output.json()) {
+    print_document(YamlNode::seq(std::move(out)), output);
   }
 }
 
@@ -37,7 +38,9 @@ add_listtokens(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("listtokens", "List the tokens under a primary object");
   sub->footer("Example: tpm2-ptool listtokens --pid 1");
   sub->add_option("--pid", *pid, "id of the primary object (see listprimaries)")->required();
-  sub->callback([pid, &g]() { run_listtokens(*pid, g); });
+  auto output = std::make_shared<OutputFormat>();
+  add_output_option(sub, *output);
+  sub->callback([pid, output, &g]() { run_listtokens(*pid, *output, g); });
 }
 
 } // namespace ptool::cli

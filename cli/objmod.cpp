@@ -7,6 +7,7 @@
 
 #include "cli/ck_names.hpp"
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "core/error.hpp"
 #include "store/plain_yaml.hpp"
@@ -22,6 +23,7 @@ struct ObjModOptions
   std::optional<std::string> value;
   std::optional<std::string> type;
   std::optional<std::string> file;
+  OutputFormat output;
 };
 
 YamlNode
@@ -147,7 +149,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     for (const auto& [type, v] : obj->attrs) {
       m.emplace_back(YamlNode::integer(static_cast<int64_t>(type)), to_node(v));
     }
-    std::cout << pyyaml_dump(YamlNode::map(std::move(m))) << "\n";
+    print_document(YamlNode::map(std::move(m)), o.output);
     return;
   }
   if (key && !value) {
@@ -158,7 +160,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     }
     auto name = cka_name(*key);
     YamlNode k = name ? YamlNode::string(*name) : YamlNode::integer(static_cast<int64_t>(*key));
-    std::cout << pyyaml_dump(YamlNode::map({{k, to_node(it->second)}})) << "\n";
+    print_document(YamlNode::map({{k, to_node(it->second)}}), o.output);
     return;
   }
   AttrMap attrs = replacement ? *replacement : obj->attrs;
@@ -183,6 +185,7 @@ add_objmod(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--type", opts->type, "how to read --value: int, str (text), bool, raw (hex)")
     ->check(CLI::IsMember({"int", "str", "bool", "raw"}));
   sub->add_option("attrs", opts->file, "YAML file replacing all attributes (as objmod dumps them)");
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_objmod(*opts, g); });
 }
 

@@ -263,6 +263,14 @@ public:
     default:
       break;
     }
+    if (n.quoted) {
+      put("'");
+      for (char c : n.str) {
+        put(c == '\'' ? "''" : std::string(1, c));
+      }
+      put("'");
+      return;
+    }
     switch (choose_style(n.str, simple_key)) {
     case Style::k_plain:
       write_folded(m_out, n.str, m_column, indent, !simple_key, false);
@@ -280,18 +288,8 @@ public:
 
   void map(const YamlNode& n, size_t indent, bool inline_first)
   {
-    std::vector<const std::pair<YamlNode, YamlNode>*> sorted;
-    for (const auto& e : n.entries) {
-      sorted.push_back(&e);
-    }
-    std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
-      if (a->first.kind == YamlNode::Kind::k_int && b->first.kind == YamlNode::Kind::k_int) {
-        return a->first.num < b->first.num;
-      }
-      return a->first.str < b->first.str;
-    });
     bool first = true;
-    for (const auto* e : sorted) {
+    for (const auto* e : sorted_entries(n)) {
       if (!(first && inline_first)) {
         put(std::string(indent, ' '));
       }
@@ -404,6 +402,14 @@ YamlNode::string(std::string v)
 }
 
 YamlNode
+YamlNode::quoted_string(std::string v)
+{
+  YamlNode n = string(std::move(v));
+  n.quoted = true;
+  return n;
+}
+
+YamlNode
 YamlNode::seq(std::vector<YamlNode> v)
 {
   YamlNode n;
@@ -419,6 +425,22 @@ YamlNode::map(std::vector<std::pair<YamlNode, YamlNode>> v)
   n.kind = Kind::k_map;
   n.entries = std::move(v);
   return n;
+}
+
+std::vector<const std::pair<YamlNode, YamlNode>*>
+sorted_entries(const YamlNode& map)
+{
+  std::vector<const std::pair<YamlNode, YamlNode>*> sorted;
+  for (const auto& e : map.entries) {
+    sorted.push_back(&e);
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+    if (a->first.kind == YamlNode::Kind::k_int && b->first.kind == YamlNode::Kind::k_int) {
+      return a->first.num < b->first.num;
+    }
+    return a->first.str < b->first.str;
+  });
+  return sorted;
 }
 
 std::string

@@ -19,6 +19,7 @@ struct YamlNode
   bool flag = false;
   int64_t num = 0;
   std::string str;
+  bool quoted = false; // k_str always written '…' (hand-quoted fields of upstream's output)
   std::vector<YamlNode> items;                        // k_seq
   std::vector<std::pair<YamlNode, YamlNode>> entries; // k_map, sorted when dumped
 
@@ -26,6 +27,7 @@ struct YamlNode
   static YamlNode boolean(bool v);
   static YamlNode integer(int64_t v);
   static YamlNode string(std::string v);
+  static YamlNode quoted_string(std::string v);
   static YamlNode seq(std::vector<YamlNode> v);
   static YamlNode map(std::vector<std::pair<YamlNode, YamlNode>> v);
 };
@@ -33,5 +35,9 @@ struct YamlNode
 // The text PyYAML writes for `root` (ends with a newline; no document markers for
 // collections). Python's print() adds one more "\n", which callers add where upstream does.
 std::string pyyaml_dump(const YamlNode& root);
+
+// The entries of a k_map in the order pyyaml_dump writes them (integers by value, strings
+// by byte order).
+std::vector<const std::pair<YamlNode, YamlNode>*> sorted_entries(const YamlNode& map);
 
 } // namespace ptool::cli

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
@@ -21,6 +22,7 @@ struct RmKeyOptions
   std::string label;
   std::optional<std::string> key_label;
   std::optional<std::string> id;
+  OutputFormat output;
 };
 
 bool
@@ -94,9 +96,9 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
                     "list its objects with 'tpm2-ptool listobjects --label " + o.label + "'");
   }
   tx.commit();
-  std::cout << pyyaml_dump(
-    YamlNode::map({{YamlNode::string("action"), YamlNode::string("remove")},
-                   {YamlNode::string("objects"), YamlNode::seq(std::move(removed))}}));
+  print_document(YamlNode::map({{str("action"), str("remove")},
+                                {str("objects"), YamlNode::seq(std::move(removed))}}),
+                 o.output, "");
 }
 
 } // namespace
@@ -113,6 +115,7 @@ add_rmkey(CLI::App& app, const GlobalOptions& g)
   auto* id =
     sub->add_option("--id", opts->id, "CKA_ID of the key in hex, as listobjects prints it");
   kl->excludes(id);
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_rmkey(*opts, g); });
 }
 

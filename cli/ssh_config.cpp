@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
 
@@ -20,6 +21,7 @@ struct SshConfigOptions
   std::string host;
   std::optional<std::string> label;
   std::string module = PTOOL_MODULE_PATH;
+  OutputFormat output;
 };
 
 // A file name for the token's public keys: the label with anything unusual replaced.
@@ -51,11 +53,24 @@ run_ssh_config(const SshConfigOptions& o, const GlobalOptions& g)
     store::Store st = open_store(g, store::Store::Mode::k_read_only);
     token = find_token(st, *o.label);
   }
+  std::string pub =
+    token ? "~/.ssh/tpm2-ptool-" + file_part(token->label.value_or("")) + ".pub" : "";
+  if (o.output.json()) {
+    // The settings of the Host block; see docs/schemas/ssh-config.schema.json.
+    print_document(YamlNode::map({{str("host"), str(o.host)},
+                                  {str("pkcs11_provider"), str(o.module)},
+                                  {str("identity_agent"), str("none")},
+                                  {str("token_label"),
+                                   token ? str(token->label.value_or("")) : YamlNode::null()},
+                                  {str("identity_file"), token ? str(pub) : YamlNode::null()},
+                                  {str("identities_only"), YamlNode::boolean(token.has_value())}}),
+                   o.output);
+    return;
+  }
   std::cout << "Host " << o.host << "\n"
             << "    PKCS11Provider " << o.module << "\n"
             << "    IdentityAgent none\n";
   if (token) {
-    std::string pub = "~/.ssh/tpm2-ptool-" + file_part(token->label.value_or("")) + ".pub";
     // With IdentitiesOnly, ssh offers only the module's keys that have a matching IdentityFile.
     std::cout << "    # only the keys of token \"" << token->label.value_or("")
               << "\"; create the file with:\n"
@@ -82,6 +97,7 @@ add_ssh_config(CLI::App& app, const GlobalOptions& g)
     ->add_option("--module", opts->module,
                  "PKCS#11 module path (default: the installed one, " PTOOL_MODULE_PATH ")")
     ->type_name("FILE");
+  add_output_option(sub, opts->output, DefaultOutput::k_text);
   sub->callback([opts, &g]() { run_ssh_config(*opts, g); });
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
 #include "core/keys/attributes.hpp"
@@ -22,6 +23,7 @@ struct SshPubkeyOptions
   std::optional<std::string> id;
   bool fingerprint = false;
   std::optional<std::string> authorized_keys_options;
+  OutputFormat output;
 };
 
 bool
@@ -39,6 +41,27 @@ matches(const AttrMap& attrs, const SshPubkeyOptions& o)
   return true;
 }
 
+// JSON: what the text lines say, one object per key (see docs/schemas/ssh-pubkey.schema.json).
+YamlNode
+key_node(const AttrMap& attrs, const std::string& line, const SshPubkeyOptions& o)
+{
+  const Bytes* label = keys::attr_bytes(attrs, ck::k_label);
+  const Bytes* id = keys::attr_bytes(attrs, ck::k_id);
+  std::string fp_line = keys::openssh_fingerprint_line(attrs).value_or("0");
+  std::string blob_start = line.substr(line.find(' ') + 1);
+  size_t comment_at = blob_start.find(' ');
+  std::string prefix = o.authorized_keys_options ? *o.authorized_keys_options + " " : "";
+  return YamlNode::map(
+    {{str("label"), str(label ? to_string(*label) : "")},
+     {str("id"), str(id ? to_hex(*id) : "")},
+     {str("key_type"), str(line.substr(0, line.find(' ')))},
+     {str("bits"), YamlNode::integer(std::stoll(fp_line))},
+     {str("public_key_line"), str(prefix + line)},
+     {str("fingerprint"), str(keys::openssh_fingerprint(line))},
+     {str("comment"),
+      str(comment_at == std::string::npos ? "" : blob_start.substr(comment_at + 1))}});
+}
+
 void
 run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
 {
@@ -53,13 +76,17 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
   Token token = find_token(st, o.label);
   // ssh-keygen -D lists the token's public-key objects in object order; so do we.
   size_t printed = 0;
+  std::vector<YamlNode> keys_json;
   for (const Object& obj : st.objects(token.id)) {
     if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_public_key || !matches(obj.attrs, o)) {
       continue;
     }
-    auto line = o.fingerprint ? keys::openssh_fingerprint_line(obj.attrs)
-                              : keys::openssh_public_line(obj.attrs);
-    if (line) {
+    auto line = o.fingerprint && !o.output.json() ? keys::openssh_fingerprint_line(obj.attrs)
+                                                  : keys::openssh_public_line(obj.attrs);
+    if (line && o.output.json()) {
+      keys_json.push_back(key_node(obj.attrs, *line, o));
+      ++printed;
+    } else if (line) {
       if (o.authorized_keys_options) {
         std::cout << *o.authorized_keys_options << " ";
       }
@@ -72,6 +99,9 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
                       + (o.key_label ? "--key-label " + *o.key_label : "--id " + *o.id),
                     "list the token's objects with 'tpm2-ptool listobjects --label " + o.label
                       + "'");
+  }
+  if (o.output.json()) {
+    print_document(YamlNode::seq(std::move(keys_json)), o.output);
   }
 }
 
@@ -99,6 +129,7 @@ add_ssh_pubkey(CLI::App& app, const GlobalOptions& g)
                  "'from=\"10.0.0.0/8\",no-port-forwarding'")
     ->type_name("OPTIONS")
     ->excludes(fp);
+  add_output_option(sub, opts->output, DefaultOutput::k_text);
   sub->callback([opts, &g]() { run_ssh_pubkey(*opts, g); });
 }
 

@@ -3,9 +3,9 @@
 // upstream's verify does (provisioning scripts parse this output).
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -21,10 +21,12 @@ struct VerifyOptions
 {
   std::string label;
   TokenAuthOptions auth;
+  OutputFormat output;
 };
 
-// PyYAML writes hex strings plain unless they would read back as a number.
-std::string
+// PyYAML writes hex strings plain unless they would read back as a number; upstream's other
+// secrets are always quoted.
+YamlNode
 scalar(std::string_view s)
 {
   bool has_letter = false;
@@ -32,29 +34,28 @@ scalar(std::string_view s)
     bool digit = c >= '0' && c <= '9';
     bool hex_letter = c >= 'a' && c <= 'f';
     if (!digit && !hex_letter) {
-      return yaml_quote(std::string(s));
+      return YamlNode::quoted_string(std::string(s));
     }
     has_letter = has_letter || hex_letter;
   }
-  return has_letter ? std::string(s) : yaml_quote(std::string(s));
+  return has_letter ? str(std::string(s)) : YamlNode::quoted_string(std::string(s));
 }
 
-std::string
-config_yaml(const TokenConfig& c)
+YamlNode
+config_node(const TokenConfig& c)
 {
-  std::ostringstream out;
-  out << "config:\n";
+  Entries m;
   if (c.empty_user_pin) {
-    out << "  empty-user-pin: true\n";
+    m.emplace_back(str("empty-user-pin"), YamlNode::boolean(true));
   }
   if (c.pss_sigs_good) {
-    out << "  pss-sigs-good: " << (*c.pss_sigs_good ? "true" : "false") << "\n";
+    m.emplace_back(str("pss-sigs-good"), YamlNode::boolean(*c.pss_sigs_good));
   }
   if (c.tcti) {
-    out << "  tcti: " << yaml_quote(*c.tcti) << "\n";
+    m.emplace_back(str("tcti"), YamlNode::quoted_string(*c.tcti));
   }
-  out << "  token-init: " << (c.token_init ? "true" : "false") << "\n";
-  return out.str();
+  m.emplace_back(str("token-init"), YamlNode::boolean(c.token_init));
+  return YamlNode::map(std::move(m));
 }
 
 void
@@ -101,10 +102,11 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
     key = tpm::unseal_wrapping_key(pc, *seal->user, *userpin);
   }
 
-  std::ostringstream objects;
+  std::vector<YamlNode> objects;
   for (const Object& obj : st.objects(token.id)) {
     const Bytes* enc = keys::attr_bytes(obj.attrs, ck::k_tpm2_objauth_enc);
-    objects << "- auth: ";
+    YamlNode auth_node = YamlNode::null();
+    YamlNode enc_node = YamlNode::null();
     if (enc && !enc->empty()) {
       const Bytes* pub = keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob);
       const Bytes* priv = keys::attr_bytes(obj.attrs, ck::k_tpm2_priv_blob);
@@ -113,34 +115,36 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
         pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv));
       }
       SecureBytes auth = crypto::unwrap_auth(key, to_string(*enc));
-      objects << scalar(auth.view()) << "\n  encauth: " << yaml_quote(to_string(*enc));
-    } else {
-      objects << "null\n  encauth: null";
+      auth_node = scalar(auth.view());
+      enc_node = YamlNode::quoted_string(to_string(*enc));
     }
-    objects << "\n  id: " << obj.id << "\n";
+    objects.push_back(YamlNode::map({{str("auth"), std::move(auth_node)},
+                                     {str("encauth"), std::move(enc_node)},
+                                     {str("id"), YamlNode::integer(obj.id)}}));
   }
 
-  std::ostringstream out;
-  out << config_yaml(token.config) << "label: " << yaml_quote(o.label) << "\n";
-  std::string list = objects.str();
-  out << "objects:" << (list.empty() ? " []\n" : "\n" + list);
-  out << "pin:\n";
+  Entries pin;
   if (sopin) {
-    out << "  so:\n    seal-auth: " << scalar(so_auth.view()) << "\n";
+    pin.emplace_back(str("so"), YamlNode::map({{str("seal-auth"), scalar(so_auth.view())}}));
   }
   if (userpin) {
-    out << "  user:\n    seal-auth: " << scalar(user_auth.view()) << "\n";
+    pin.emplace_back(str("user"), YamlNode::map({{str("seal-auth"), scalar(user_auth.view())}}));
   }
   // Upstream prints the hex of the unsealed text (the key's 64 hex characters).
-  out << "wrappingkey:\n";
+  Entries wrapping;
   if (userpin) {
-    out << "  auth: " << scalar(user_auth.view()) << "\n";
+    wrapping.emplace_back(str("auth"), scalar(user_auth.view()));
   }
-  out << "  hex: " << scalar(to_hex(to_hex(key))) << "\n";
+  wrapping.emplace_back(str("hex"), scalar(to_hex(to_hex(key))));
   if (sopin) {
-    out << "  soauth: " << scalar(so_auth.view()) << "\n";
+    wrapping.emplace_back(str("soauth"), scalar(so_auth.view()));
   }
-  std::cout << out.str() << "\n";
+  print_document(YamlNode::map({{str("config"), config_node(token.config)},
+                                {str("label"), YamlNode::quoted_string(o.label)},
+                                {str("objects"), YamlNode::seq(std::move(objects))},
+                                {str("pin"), YamlNode::map(std::move(pin))},
+                                {str("wrappingkey"), YamlNode::map(std::move(wrapping))}}),
+                 o.output);
 }
 
 } // namespace
@@ -157,6 +161,7 @@ add_verify(CLI::App& app, const GlobalOptions& g)
   add_secret_option(sub, opts->auth.userpin, "the token's user PIN");
   add_secret_option(sub, opts->auth.sopin, "the token's SO PIN");
   add_secret_option(sub, opts->auth.hierarchy_auth, "owner hierarchy auth (transient primaries)");
+  add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_verify(*opts, g); });
 }
 

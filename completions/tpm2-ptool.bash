@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -53,9 +53,11 @@ _tpm2_ptool()
     init:--hierarchy-auth-file) _filedir; return ;;
     init:--primary-handle) _filedir; return ;;
     init:--transient-parent) _tpm2_ptool_words 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key'; return ;;
+    init:--output) _tpm2_ptool_words 'yaml json'; return ;;
     destroy:--pid) _tpm2_ptool_live pids; return ;;
     destroy:--hierarchy-auth) return ;;
     destroy:--hierarchy-auth-file) _filedir; return ;;
+    dbup:--output) _tpm2_ptool_words 'yaml json'; return ;;
     rmtoken:--label) _tpm2_ptool_live labels; return ;;
     verify:--label) _tpm2_ptool_live labels; return ;;
     verify:--userpin) return ;;
@@ -64,6 +66,7 @@ _tpm2_ptool()
     verify:--sopin-file) _filedir; return ;;
     verify:--hierarchy-auth) return ;;
     verify:--hierarchy-auth-file) _filedir; return ;;
+    verify:--output) _tpm2_ptool_words 'yaml json'; return ;;
     addtoken:--pid) _tpm2_ptool_live pids; return ;;
     addtoken:--label) return ;;
     addtoken:--sopin) return ;;
@@ -93,8 +96,12 @@ _tpm2_ptool()
     config:--label) _tpm2_ptool_live labels; return ;;
     config:--key) return ;;
     config:--value) return ;;
+    config:--output) _tpm2_ptool_words 'yaml json'; return ;;
+    listprimaries:--output) _tpm2_ptool_words 'yaml json'; return ;;
     listtokens:--pid) _tpm2_ptool_live pids; return ;;
+    listtokens:--output) _tpm2_ptool_words 'yaml json'; return ;;
     listobjects:--label) _tpm2_ptool_live labels; return ;;
+    listobjects:--output) _tpm2_ptool_words 'yaml json'; return ;;
     import:--label) _tpm2_ptool_live labels; return ;;
     import:--privkey) _filedir; return ;;
     import:--algorithm) _tpm2_ptool_words 'rsa ecc hmac hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
@@ -107,6 +114,7 @@ _tpm2_ptool()
     import:--sopin-file) _filedir; return ;;
     import:--hierarchy-auth) return ;;
     import:--hierarchy-auth-file) _filedir; return ;;
+    import:--output) _tpm2_ptool_words 'yaml json'; return ;;
     addkey:--label) _tpm2_ptool_live labels; return ;;
     addkey:--algorithm) _tpm2_ptool_words 'rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
     addkey:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
@@ -117,13 +125,16 @@ _tpm2_ptool()
     addkey:--sopin-file) _filedir; return ;;
     addkey:--hierarchy-auth) return ;;
     addkey:--hierarchy-auth-file) _filedir; return ;;
+    addkey:--output) _tpm2_ptool_words 'yaml json'; return ;;
     addcert:--label) _tpm2_ptool_live labels; return ;;
     addcert:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     addcert:--key-id) return ;;
+    addcert:--output) _tpm2_ptool_words 'yaml json'; return ;;
     objmod:--id) return ;;
     objmod:--key) return ;;
     objmod:--value) return ;;
     objmod:--type) return ;;
+    objmod:--output) _tpm2_ptool_words 'yaml json'; return ;;
     link:--label) _tpm2_ptool_live labels; return ;;
     link:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     link:--id) return ;;
@@ -135,6 +146,7 @@ _tpm2_ptool()
     link:--hierarchy-auth-file) _filedir; return ;;
     link:--auth) return ;;
     link:--auth-file) _filedir; return ;;
+    link:--output) _tpm2_ptool_words 'yaml json'; return ;;
     export:--id) return ;;
     export:--label) _tpm2_ptool_live labels; return ;;
     export:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
@@ -147,16 +159,21 @@ _tpm2_ptool()
     export:--sopin-file) _filedir; return ;;
     export:--hierarchy-auth) return ;;
     export:--hierarchy-auth-file) _filedir; return ;;
+    export:--output) _tpm2_ptool_words 'yaml json'; return ;;
     rmkey:--label) _tpm2_ptool_live labels; return ;;
     rmkey:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     rmkey:--id) return ;;
+    rmkey:--output) _tpm2_ptool_words 'yaml json'; return ;;
     ssh-pubkey:--label) _tpm2_ptool_live labels; return ;;
     ssh-pubkey:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     ssh-pubkey:--id) return ;;
     ssh-pubkey:--authorized-keys-options) return ;;
+    ssh-pubkey:--output) _tpm2_ptool_words 'text json'; return ;;
     ssh-config:--host) return ;;
     ssh-config:--label) _tpm2_ptool_live labels; return ;;
     ssh-config:--module) _filedir; return ;;
+    ssh-config:--output) _tpm2_ptool_words 'text json'; return ;;
+    doctor:--output) _tpm2_ptool_words 'text json'; return ;;
     esac
     $split && return
 
@@ -168,15 +185,15 @@ _tpm2_ptool()
             _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor completion'
         fi ;;
     init)
-        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent' ;;
+        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
     destroy)
         _tpm2_ptool_words '--help -h --pid --hierarchy-auth --hierarchy-auth-file --yes -y --keep-handle' ;;
     dbup)
-        _tpm2_ptool_words '--help -h' ;;
+        _tpm2_ptool_words '--help -h --output' ;;
     rmtoken)
         _tpm2_ptool_words '--help -h --label' ;;
     verify)
-        _tpm2_ptool_words '--help -h --label --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
+        _tpm2_ptool_words '--help -h --label --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     addtoken)
         _tpm2_ptool_words '--help -h --pid --label --sopin --sopin-file --userpin --userpin-file --hierarchy-auth --hierarchy-auth-file' ;;
     addemptytoken)
@@ -186,29 +203,29 @@ _tpm2_ptool()
     initpin)
         _tpm2_ptool_words '--help -h --label --sopin --sopin-file --userpin --userpin-file --hierarchy-auth --hierarchy-auth-file' ;;
     config)
-        _tpm2_ptool_words '--help -h --label --key --value' ;;
+        _tpm2_ptool_words '--help -h --label --key --value --output' ;;
     listprimaries)
-        _tpm2_ptool_words '--help -h' ;;
+        _tpm2_ptool_words '--help -h --output' ;;
     listtokens)
-        _tpm2_ptool_words '--help -h --pid' ;;
+        _tpm2_ptool_words '--help -h --pid --output' ;;
     listobjects)
-        _tpm2_ptool_words '--help -h --label' ;;
+        _tpm2_ptool_words '--help -h --label --output' ;;
     import)
-        _tpm2_ptool_words '--help -h --label --privkey --algorithm --passin --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
+        _tpm2_ptool_words '--help -h --label --privkey --algorithm --passin --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     addkey)
-        _tpm2_ptool_words '--help -h --label --algorithm --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
+        _tpm2_ptool_words '--help -h --label --algorithm --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     addcert)
         if [[ $cur != -* ]]; then
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --label --key-label --key-id' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --key-id --output' ;;
     objmod)
         if [[ $cur != -* ]]; then
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --id --key --value --type' ;;
+        _tpm2_ptool_words '--help -h --id --key --value --type --output' ;;
     objdel)
         _tpm2_ptool_words '--help -h' ;;
     link)
@@ -216,17 +233,17 @@ _tpm2_ptool()
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
     export)
-        _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
+        _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     rmkey)
-        _tpm2_ptool_words '--help -h --label --key-label --id' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --output' ;;
     ssh-pubkey)
-        _tpm2_ptool_words '--help -h --label --key-label --id --fingerprint --authorized-keys-options' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --fingerprint --authorized-keys-options --output' ;;
     ssh-config)
-        _tpm2_ptool_words '--help -h --host --label --module' ;;
+        _tpm2_ptool_words '--help -h --host --label --module --output' ;;
     doctor)
-        _tpm2_ptool_words '--help -h' ;;
+        _tpm2_ptool_words '--help -h --output' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'

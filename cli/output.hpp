@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/pyyaml.hpp"
+
+// `--output yaml|json` (issue 6): a command builds its result once as a YamlNode tree and
+// prints it in the chosen format. YAML is the upstream-compatible default, byte for byte;
+// JSON is documented in docs/json-output.md with a schema per command in docs/schemas/.
+namespace ptool::cli {
+
+struct OutputFormat
+{
+  std::string name = "yaml";
+  bool json() const { return name == "json"; }
+};
+
+enum class DefaultOutput { k_yaml, k_text };
+// Adds `--output yaml|json` to `sub`, or `--output text|json` for commands whose normal
+// output is not YAML (ssh-pubkey, ssh-config, doctor).
+void add_output_option(CLI::App* sub, OutputFormat& format,
+                       DefaultOutput default_output = DefaultOutput::k_yaml);
+
+// `root` as JSON: 2-space indented, object keys in the order the YAML dump sorts them,
+// integer map keys written as decimal strings, ends with a newline. Strings are passed
+// through as UTF-8 with only '"', '\\' and controls (< 0x20, 0x7f) escaped; invalid UTF-8
+// bytes are replaced by U+FFFD so the output is always valid JSON.
+std::string json_dump(const YamlNode& root);
+
+// Prints `doc`: YAML as pyyaml_dump(doc) + `yaml_tail` (upstream's print() adds "\n"), JSON
+// as json_dump(doc).
+void print_document(const YamlNode& doc, const OutputFormat& format, const char* yaml_tail = "\n");
+
+// What addkey, import and link print for one key: {action, private: {CKA_ID}, public:
+// {CKA_ID}} with the CKA_ID hex always quoted, as upstream's output is.
+YamlNode key_report(const std::string& action, const std::string& id_hex, bool has_public);
+
+// Convenience for building maps with string keys.
+using Entries = std::vector<std::pair<YamlNode, YamlNode>>;
+inline YamlNode
+str(std::string s)
+{
+  return YamlNode::string(std::move(s));
+}
+
+} // namespace ptool::cli
