@@ -254,7 +254,9 @@ set_auth(ESYS_CONTEXT* ctx, ESYS_TR tr, std::span<const uint8_t> auth)
                                      + std::to_string(sizeof(value->buffer)) + " bytes)");
   }
   value->size = static_cast<UINT16>(auth.size());
-  std::memcpy(value->buffer, auth.data(), auth.size());
+  if (!auth.empty()) {
+    std::memcpy(value->buffer, auth.data(), auth.size());
+  }
   check_rc(Esys_TR_SetAuth(ctx, tr, value.get()), "Esys_TR_SetAuth");
 }
 

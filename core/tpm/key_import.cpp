@@ -23,7 +23,9 @@ fill(B& dst, std::span<const uint8_t> src, const char* what)
     throw Error(ExitCode::k_unsupported, std::string(what) + " is larger than the TPM accepts");
   }
   dst.size = static_cast<UINT16>(src.size());
-  std::memcpy(dst.buffer, src.data(), src.size());
+  if (!src.empty()) {
+    std::memcpy(dst.buffer, src.data(), src.size());
+  }
 }
 
 TPM2_ECC_CURVE

@@ -74,7 +74,9 @@ change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& pr
     throw Error(ExitCode::k_usage, "the new auth value is longer than the TPM accepts");
   }
   value->size = static_cast<UINT16>(new_auth.size());
-  std::memcpy(value->buffer, new_auth.data(), new_auth.size());
+  if (!new_auth.empty()) {
+    std::memcpy(value->buffer, new_auth.data(), new_auth.size());
+  }
   // newAuth is the first command parameter: the session encrypts it on the bus.
   pc.session().use_for(true, false);
   TPM2B_PRIVATE* out = nullptr;

@@ -19,7 +19,9 @@ to_digest(std::span<const uint8_t> digest)
     throw Error(ExitCode::k_usage, "digest is longer than the TPM accepts");
   }
   out.size = static_cast<UINT16>(digest.size());
-  std::memcpy(out.buffer, digest.data(), digest.size());
+  if (!digest.empty()) {
+    std::memcpy(out.buffer, digest.data(), digest.size());
+  }
   return out;
 }
 
@@ -115,7 +117,9 @@ rsa_decrypt(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID scheme
     throw Error(ExitCode::k_usage, "RSA input is longer than the TPM accepts");
   }
   cipher.size = static_cast<UINT16>(in.size());
-  std::memcpy(cipher.buffer, in.data(), in.size());
+  if (!in.empty()) {
+    std::memcpy(cipher.buffer, in.data(), in.size());
+  }
   TPMT_RSA_DECRYPT scheme{};
   scheme.scheme = scheme_alg;
   if (scheme_alg == TPM2_ALG_OAEP) {
@@ -126,7 +130,9 @@ rsa_decrypt(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID scheme
     throw Error(ExitCode::k_usage, "OAEP label is longer than the TPM accepts");
   }
   lab.size = static_cast<UINT16>(label.size());
-  std::memcpy(lab.buffer, label.data(), label.size());
+  if (!label.empty()) {
+    std::memcpy(lab.buffer, label.data(), label.size());
+  }
   TPM2B_PUBLIC_KEY_RSA* out = nullptr;
   session.use_for(false, true);
   TSS2_RC rc = Esys_RSA_Decrypt(ctx, key, session.get(), ESYS_TR_NONE, ESYS_TR_NONE, &cipher,

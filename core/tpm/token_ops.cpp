@@ -31,9 +31,13 @@ fill_sensitive(TPM2B_SENSITIVE_CREATE& sens, std::span<const uint8_t> auth,
     throw Error(ExitCode::k_usage, "sealed data is longer than the TPM accepts");
   }
   sens.sensitive.userAuth.size = static_cast<UINT16>(auth.size());
-  std::memcpy(sens.sensitive.userAuth.buffer, auth.data(), auth.size());
+  if (!auth.empty()) {
+    std::memcpy(sens.sensitive.userAuth.buffer, auth.data(), auth.size());
+  }
   sens.sensitive.data.size = static_cast<UINT16>(data.size());
-  std::memcpy(sens.sensitive.data.buffer, data.data(), data.size());
+  if (!data.empty()) {
+    std::memcpy(sens.sensitive.data.buffer, data.data(), data.size());
+  }
 }
 
 TpmObject
@@ -308,7 +312,9 @@ PersistentPrimary::release() noexcept
     Esys_TR_SetAuth(m_ctx, ESYS_TR_RH_OWNER, nullptr);
     TPM2B_AUTH auth{};
     auth.size = static_cast<UINT16>(std::min(m_hierarchy_auth.size(), sizeof(auth.buffer)));
-    std::memcpy(auth.buffer, m_hierarchy_auth.data(), auth.size);
+    if (m_hierarchy_auth.size() != 0) {
+      std::memcpy(auth.buffer, m_hierarchy_auth.data(), auth.size);
+    }
     Esys_TR_SetAuth(m_ctx, ESYS_TR_RH_OWNER, &auth);
     OPENSSL_cleanse(&auth, sizeof(auth));
     ESYS_TR out = ESYS_TR_NONE;
