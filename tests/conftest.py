@@ -18,6 +18,9 @@ import pytest
 
 from ptool_fixtures import Abrmd, Swtpm, in_ci
 
+# PTOOL_SANITIZER=asan|tsan (scripts/test): sanitizer reports fail the tests.
+pytest_plugins = ["sanitizer_plugin"]
+
 
 # --------------------------------------------------------------------------
 # TPM backends
