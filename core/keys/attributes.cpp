@@ -130,6 +130,10 @@ padded(const TPM2B_ECC_PARAMETER& p, size_t len)
 Bytes
 ec_point_der(const TPMS_ECC_POINT& q, size_t field)
 {
+  // Longer coordinates (a malformed public area) would overflow the one-byte DER length.
+  if (q.x.size > field || q.y.size > field) {
+    throw Error(ExitCode::k_usage, "the key's EC point is longer than its curve allows");
+  }
   Bytes point = {0x04};
   Bytes x = padded(q.x, field);
   Bytes y = padded(q.y, field);

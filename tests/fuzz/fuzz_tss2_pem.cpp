@@ -8,6 +8,7 @@
 
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssh.hpp"
+#include "core/keys/pkcs11_ids.hpp"
 #include "core/keys/tss2_pem.hpp"
 #include "core/tpm/esys.hpp"
 #include "store/attr_yaml.hpp"
@@ -45,6 +46,17 @@ build_objects(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv)
   std::vector<AttrMap> objects;
   fuzz::expect_only_error([&] { objects = keys::key_objects(in, algs); });
   for (const AttrMap& attrs : objects) {
+    // CKA_EC_POINT is a DER OCTET STRING whose length must cover exactly the rest.
+    if (const Bytes* point = keys::attr_bytes(attrs, ck::k_ec_point)) {
+      const Bytes& p = *point;
+      bool ok = p.size() >= 2 && p[0] == 0x04;
+      if (ok && p[1] < 0x80) {
+        ok = p.size() == 2U + p[1];
+      } else if (ok) {
+        ok = p[1] == 0x81 && p.size() >= 3 && p.size() == 3U + p[2];
+      }
+      fuzz::fuzz_require(ok, "CKA_EC_POINT is not a well-formed DER OCTET STRING");
+    }
     // The store must be able to keep what link builds.
     std::string yaml = store::emit_attrs(attrs);
     fuzz::fuzz_require(store::parse_attrs(yaml) == attrs, "link's attributes do not round-trip");
