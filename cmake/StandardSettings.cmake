@@ -31,6 +31,14 @@ if(PTOOL_BUILD_FUZZERS)
       "${CMAKE_CXX_COMPILER_ID}: configure with CC=clang CXX=clang++ (Debian: clang, "
       "libclang-rt-14-dev), or use scripts/fuzz")
   endif()
+  if(PTOOL_ENABLE_TESTING)
+    message(FATAL_ERROR "PTOOL_BUILD_FUZZERS needs -DPTOOL_ENABLE_TESTING=OFF (the unit tests "
+      "cannot link the fuzzer-instrumented core); the normal build replays the fuzz corpus")
+  endif()
+  target_compile_options(ptool_settings INTERFACE -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  target_link_options(ptool_settings INTERFACE -fsanitize=address,undefined)
+endif()
 
 # ThreadSanitizer: its runtime cannot be combined with ASan's. scripts/test builds only the module
 # and tests/stress with it.
