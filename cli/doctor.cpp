@@ -114,7 +114,7 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       r.warn("persistent handle " + hex_handle(h) + ": a " + *tmpl
                + " primary that no primary row uses",
              "use it with 'tpm2-ptool init --primary-handle " + hex_handle(h)
-               + "', or free it with 'tpm2_evictcontrol -c " + hex_handle(h) + "'");
+               + "', or free it with 'tpm2-ptool destroy --handle " + hex_handle(h) + "'");
     } else {
       r.ok("persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
     }

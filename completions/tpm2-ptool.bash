@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -55,6 +55,7 @@ _tpm2_ptool()
     init:--transient-parent) _tpm2_ptool_words 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key'; return ;;
     init:--output) _tpm2_ptool_words 'yaml json'; return ;;
     destroy:--pid) _tpm2_ptool_live pids; return ;;
+    destroy:--handle) return ;;
     destroy:--hierarchy-auth) return ;;
     destroy:--hierarchy-auth-file) _filedir; return ;;
     dbup:--output) _tpm2_ptool_words 'yaml json'; return ;;
@@ -187,7 +188,7 @@ _tpm2_ptool()
     init)
         _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
     destroy)
-        _tpm2_ptool_words '--help -h --pid --hierarchy-auth --hierarchy-auth-file --yes -y --keep-handle' ;;
+        _tpm2_ptool_words '--help -h --pid --handle --hierarchy-auth --hierarchy-auth-file --yes -y --keep-handle' ;;
     dbup)
         _tpm2_ptool_words '--help -h --output' ;;
     rmtoken)

@@ -9,7 +9,7 @@ function __tpm2_ptool_command
             continue
         end
         switch $t
-            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output --pid --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module
+            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output --pid --handle --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module
                 set skip 1
             case '-*'
             case '*'
@@ -101,6 +101,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using destroy' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using destroy' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using destroy' -l pid -x -a '(__tpm2_ptool_live pids)' -d 'id of the primary object (see listprimaries)'
+    complete -c $c -n '__tpm2_ptool_using destroy' -l handle -x -d 'evict an unused tpm2-ptool primary at this persistent handle instead (see doctor)'
     complete -c $c -n '__tpm2_ptool_using destroy' -l hierarchy-auth -x -d 'owner hierarchy auth (needed to evict) (visible to other users on the command line: prefer --hierarchy-auth-file or $TPM2_PTOOL_HIERARCHY_AUTH)'
     complete -c $c -n '__tpm2_ptool_using destroy' -l hierarchy-auth-file -r -F -d 'read the owner hierarchy auth from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using destroy' -l yes -d 'do not ask for confirmation'

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 
 namespace ptool::tpm {
@@ -46,6 +48,32 @@ same_name(ESYS_CONTEXT* ctx, ESYS_TR a, ESYS_TR b)
   return na->size == nb->size && std::memcmp(na->name, nb->name, na->size) == 0;
 }
 
+// TPM2_EvictControl of the persistent object `live` (owner hierarchy).
+void
+evict_live(ESYS_CONTEXT* ctx, TpmObject& live, TPM2_HANDLE handle,
+           std::span<const uint8_t> hierarchy_auth)
+{
+  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
+  std::optional<Session> session;
+  if (!hierarchy_auth.empty()) {
+    // Salted with the primary itself (a restricted decryption key), so the owner auth
+    // is proven by HMAC rather than sent as a password.
+    session.emplace(ctx, live.get());
+    session->use_for(false, false);
+    session->last_use();
+  }
+  ESYS_TR out = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, live.get(),
+                                 session ? session->get() : ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                 ESYS_TR_NONE, handle, &out);
+  check_rc(rc, "TPM2_EvictControl", AuthKind::k_hierarchy);
+  if (session) {
+    session->finished();
+  }
+  // ESYS invalidated the persistent object's resource on success.
+  live.release();
+}
+
 } // namespace
 
 TPM2_HANDLE
@@ -79,26 +107,34 @@ evict_persistent(ESYS_CONTEXT* ctx, std::span<const uint8_t> esys_tr,
                 "not evicting it; use --keep-handle to remove only the store rows");
   }
 
-  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
-  std::optional<Session> session;
-  if (!hierarchy_auth.empty()) {
-    // Salted with the primary itself (a restricted decryption key), so the owner auth
-    // is proven by HMAC rather than sent as a password.
-    session.emplace(ctx, live.get());
-    session->use_for(false, false);
-    session->last_use();
-  }
-  ESYS_TR out = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, live.get(),
-                                 session ? session->get() : ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                 ESYS_TR_NONE, handle, &out);
-  check_rc(rc, "TPM2_EvictControl", AuthKind::k_hierarchy);
-  if (session) {
-    session->finished();
-  }
-  // ESYS invalidated the persistent object's resource on success.
-  live.release();
+  evict_live(ctx, live, handle, hierarchy_auth);
   return EvictResult::k_evicted;
+}
+
+std::string
+evict_orphan(ESYS_CONTEXT* ctx, TPM2_HANDLE handle, std::span<const uint8_t> hierarchy_auth)
+{
+  if (handle < 0x81000000 || handle > 0x81ffffff) {
+    throw_usage("handle " + hex_handle(handle) + " is not a persistent handle",
+                "persistent handles are 0x81000000-0x81ffffff (see 'tpm2-ptool doctor')");
+  }
+  if (!is_persistent(ctx, handle)) {
+    throw_not_found("the TPM holds nothing at persistent handle " + hex_handle(handle));
+  }
+  // Only objects that are one of our primary templates: anything else is somebody's key.
+  std::optional<std::string> tmpl = matching_primary_template(ctx, handle);
+  if (!tmpl) {
+    throw Error(ExitCode::k_general,
+                "persistent handle " + hex_handle(handle)
+                  + " holds an object tpm2-ptool did not make; refusing to evict it",
+                "if you are sure, tpm2_evictcontrol -C o -c " + hex_handle(handle) + " frees it");
+  }
+  ESYS_TR live_raw = ESYS_TR_NONE;
+  check_rc(Esys_TR_FromTPMPublic(ctx, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &live_raw),
+           "Esys_TR_FromTPMPublic");
+  TpmObject live(ctx, live_raw, TpmObject::Drop::k_close);
+  evict_live(ctx, live, handle, hierarchy_auth);
+  return *tmpl;
 }
 
 } // namespace ptool::tpm

@@ -89,3 +89,52 @@ def test_destroy_transient_primary_and_vanished_handle(swtpm, store):
     proc = run_ptool(["destroy", "--pid", "2", "--yes"], env)
     assert "already gone" in proc.stderr
     assert _counts(store) == [0, 0, 0, 0]
+
+
+def test_destroy_handle_evicts_only_orphaned_primaries(swtpm, store):
+    """An init killed after TPM2_EvictControl leaves a primary no row uses: doctor reports it
+    and destroy --handle frees it; rows' handles and foreign objects are refused."""
+    env = ptool_env(swtpm, store)
+    run_ptool(["init"], env)
+    run_ptool(["init"], env)
+    # Simulate the interrupted init: the second primary's row never committed.
+    run(["sqlite3", store / "tpm2_pkcs11.sqlite3", "DELETE FROM pobjects WHERE id = 2"])
+    handles = tpm_handles(swtpm.tcti, "persistent")
+    assert len(handles) == 2 and 0x81000001 in handles
+    orphan = f"{(set(handles) - {0x81000001}).pop():#010x}"
+    doctor = run_ptool(["doctor"], env, check=False).stdout
+    assert f"destroy --handle {orphan}" in doctor, doctor
+
+    _refused(env, store, ["destroy", "--handle", "0x81000001", "--yes"], 2,
+             "primary 1 uses persistent handle 0x81000001", swtpm.tcti)
+    _refused(env, store, ["destroy", "--handle", "0x81000009", "--yes"], 6,
+             "nothing at persistent handle 0x81000009", swtpm.tcti)
+    _refused(env, store, ["destroy", "--handle", "0x80000001", "--yes"], 2,
+             "not a persistent handle", swtpm.tcti)
+    _refused(env, store, ["destroy", "--handle", orphan], 2, "add --yes", swtpm.tcti)
+    _refused(env, store, ["destroy", "--handle", orphan, "--pid", "1", "--yes"], 2,
+             "excludes", swtpm.tcti)
+    _refused(env, store, ["destroy", "--yes"], 2, "exactly one of --pid", swtpm.tcti)
+
+    # Someone else's key (an ordinary key persisted under a primary) is never evicted: unlike
+    # a primary, it cannot be re-created from the hierarchy's seed.
+    d = store.parent
+    flush = ["tpm2_flushcontext", "-T", swtpm.tcti, "-t"]
+    run(["tpm2_createprimary", "-T", swtpm.tcti, "-C", "o", "-c", d / "p.ctx"], env=env)
+    run(flush, env=env)
+    run(["tpm2_create", "-T", swtpm.tcti, "-C", d / "p.ctx", "-G", "ecc", "-u", d / "k.pub",
+         "-r", d / "k.priv"], env=env)
+    run(flush, env=env)
+    run(["tpm2_load", "-T", swtpm.tcti, "-C", d / "p.ctx", "-u", d / "k.pub", "-r", d / "k.priv",
+         "-c", d / "k.ctx"], env=env)
+    run(["tpm2_evictcontrol", "-T", swtpm.tcti, "-C", "o", "-c", d / "k.ctx", "0x81000010"],
+        env=env)
+    run(flush, env=env)
+    _refused(env, store, ["destroy", "--handle", "0x81000010", "--yes"], 1,
+             "did not make; refusing", swtpm.tcti)
+
+    run_ptool(["destroy", "--handle", orphan, "--yes"], env)
+    assert tpm_handles(swtpm.tcti, "persistent") == [0x81000001, 0x81000010]
+    assert store_query(store, "SELECT id FROM pobjects") == [(1,)]
+    assert orphan not in run_ptool(["doctor"], env, check=False).stdout
+    assert_no_tpm_leaks(swtpm.tcti)
