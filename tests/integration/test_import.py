@@ -96,15 +96,60 @@ def test_openssh_key_same_public_key(token, keytype, bits):
     assert ours == theirs
 
 
-def test_encrypted_openssh_rejected_clearly(token):
+@pytest.mark.parametrize("keytype,bits,cipher", [
+    ("ecdsa", "256", "aes256-ctr"), ("rsa", "2048", "aes256-gcm@openssh.com"),
+    ("ecdsa", "384", "chacha20-poly1305@openssh.com")])
+def test_encrypted_openssh_key_imports_and_signs(token, keytype, bits, cipher):
+    """ssh-keygen's passphrase-protected keys (bcrypt_pbkdf): same public key, and it signs."""
     env, store, tpm, base = token
     requires_tool("ssh-keygen")
-    path = base / "id_enc"
-    run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "secret", "-f", path], env=None)
+    label = f"enc-{keytype}{bits}"
+    path = base / f"id_{label}"
+    run(["ssh-keygen", "-q", "-t", keytype, "-b", bits, "-N", "secret phrase", "-Z", cipher,
+         "-f", path], env=None)
+    pw = base / f"{label}.pass"
+    pw.write_text("secret phrase\n")
+    pw.chmod(0o600)
+    out = yaml.safe_load(_import(env, path, label, "--passin", f"file:{pw}").stdout)
+    key_id = bytes.fromhex(out["private"]["CKA_ID"]).decode()
+    ours = run_ptool(["ssh-pubkey", "--label", "tok", "--key-label", label], env).stdout.split()
+    theirs = run(["ssh-keygen", "-y", "-P", "secret phrase", "-f", path], env=None).stdout.split()
+    assert ours[:2] == theirs[:2]
+    pub = base / f"{label}.pub.pem"
+    pub.write_text(run(["ssh-keygen", "-e", "-m", "PKCS8", "-f", f"{path}.pub"],
+                       env=None).stdout)
+    mech = "SHA256-RSA-PKCS" if keytype == "rsa" else "ECDSA-SHA256"
+    _pkcs11_sign_verify(env, base, key_id, mech, pub)
+    assert_no_tpm_leaks(tpm.tcti)
+
+
+@pytest.mark.parametrize("passin,rc,text", [
+    (["--passin", "pass:wrong"], 3, "wrong passphrase"),
+    ([], 3, "is encrypted"),
+    (["--passin", "pass:"], 3, "wrong passphrase")])
+def test_encrypted_openssh_bad_passphrase_changes_nothing(token, passin, rc, text):
+    env, store, tpm, base = token
+    requires_tool("ssh-keygen")
+    path = base / "id_enc_bad"
+    if not path.exists():
+        run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "right", "-f", path], env=None)
     dump = store_dump(store)
-    proc = _import(env, path, "enc", "--passin", "pass:secret", check=False)
-    assert proc.returncode == 5 and "passphrase-protected OpenSSH" in proc.stderr
-    assert "ssh-keygen -p -m PEM" in proc.stderr
+    proc = _import(env, path, "enc-bad", *passin, check=False)
+    assert proc.returncode == rc, proc.stderr
+    assert text in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2, proc.stderr
+    assert "right" not in proc.stderr
+    assert store_dump(store) == dump
+
+
+def test_unsupported_openssh_cipher_is_refused_clearly(token):
+    env, store, tpm, base = token
+    requires_tool("ssh-keygen")
+    path = base / "id_3des"
+    run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "pw", "-Z", "3des-cbc", "-a", "1", "-f", path],
+        env=None)
+    dump = store_dump(store)
+    proc = _import(env, path, "enc-3des", "--passin", "pass:pw", check=False)
+    assert proc.returncode == 5 and "3des-cbc" in proc.stderr and "ssh-keygen -p" in proc.stderr
     assert store_dump(store) == dump
 
 

@@ -130,7 +130,7 @@ def test_provisioning_scenario(swtpm, tmp_path):
          "-subj", "/CN=scenario", "-days", "2"])
     run_ptool(["addcert", "--label", "t1", "--key-label", "rsa2048", tmp_path / "cert.pem"], env)
 
-    # --- imports: RSA and EC PEM, unencrypted OpenSSH; encrypted OpenSSH is refused
+    # --- imports: RSA and EC PEM, OpenSSH without and with a passphrase
     run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
          "-out", tmp_path / "imp-rsa.pem"])
     run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -143,12 +143,19 @@ def test_provisioning_scenario(swtpm, tmp_path):
                    "--userpin", pins["t1"][1]], env)
         signing.append(("t1", name))
     before = _dump(store)
-    enc = run_ptool(["import", "--label", "t1", "--privkey", tmp_path / "ssh-enc", "--passin",
-                     "pass:pw", "--key-label", "enc", "--userpin", pins["t1"][1]], env,
-                    check=False)
-    assert enc.returncode == 5, enc.stderr
-    assert "passphrase-protected OpenSSH" in enc.stderr
+    wrong = run_ptool(["import", "--label", "t1", "--privkey", tmp_path / "ssh-enc", "--passin",
+                       "pass:nope", "--key-label", "imp-ssh-enc", "--userpin", pins["t1"][1]],
+                      env, check=False)
+    assert wrong.returncode == 3 and "wrong passphrase" in wrong.stderr, wrong.stderr
     assert _dump(store) == before
+    run_ptool(["import", "--label", "t1", "--privkey", tmp_path / "ssh-enc", "--passin",
+               "env:SSH_KEY_PASS", "--key-label", "imp-ssh-enc", "--userpin", pins["t1"][1]],
+              dict(env, SSH_KEY_PASS="pw"))
+    signing.append(("t1", "imp-ssh-enc"))
+    enc_pub = run_ptool(["ssh-pubkey", "--label", "t1", "--key-label", "imp-ssh-enc"],
+                        env).stdout.split()[:2]
+    assert enc_pub == run(["ssh-keygen", "-y", "-P", "pw", "-f",
+                           tmp_path / "ssh-enc"]).stdout.split()[:2]
 
     # --- export in every format; public objects export as public-key PEM
     objects = yaml.safe_load(run_ptool(["listobjects", "--label", "t1"], env).stdout)
