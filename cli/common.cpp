@@ -117,7 +117,7 @@ add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help)
 {
   app->add_option_function<std::string>(
     opt.alias.empty() ? opt.flag : opt.flag + "," + opt.alias,
-    [&opt](const std::string& v) { opt.argv_value = SecureBytes::from(v); },
+    [&opt](const std::string& v) { opt.argv_value = argv_secret(v); },
     help + " (visible to other users on the command line: prefer " + opt.flag + "-file"
       + (opt.env.empty() ? std::string() : " or $" + opt.env) + ")");
   app
@@ -180,20 +180,70 @@ read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_vi
                 + " or run on a terminal to be prompted");
 }
 
-void
-scrub_argv(int argc, char** argv)
+namespace {
+
+// Secret option values taken out of argv before CLI11 copies it: CLI11 keeps its own
+// std::string copies (its token list, option results) and frees them unwiped, so it only
+// ever sees a placeholder naming an entry here. Destroyed (and wiped) at exit.
+std::vector<SecureBytes>&
+argv_secrets()
 {
+  static std::vector<SecureBytes> secrets;
+  return secrets;
+}
+
+constexpr std::string_view k_placeholder = "<secret argument #";
+
+std::string
+stash(const char* value, size_t len)
+{
+  auto& secrets = argv_secrets();
+  secrets.emplace_back(reinterpret_cast<const uint8_t*>(value),
+                       reinterpret_cast<const uint8_t*>(value) + len);
+  // Wiped at once, so PINs given on the command line are visible in /proc/PID/cmdline for
+  // as short as possible.
+  OPENSSL_cleanse(const_cast<char*>(value), len);
+  return std::string(k_placeholder) + std::to_string(secrets.size() - 1) + ">";
+}
+
+} // namespace
+
+std::vector<std::string>
+take_argv(int argc, char** argv)
+{
+  std::vector<std::string> args;
+  args.reserve(static_cast<size_t>(argc));
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
+    std::string taken;
     for (const char* flag : k_secret_flags) {
       std::string_view f = flag;
       if (arg == f && i + 1 < argc) {
-        OPENSSL_cleanse(argv[i + 1], std::strlen(argv[i + 1]));
+        args.emplace_back(arg);
+        ++i;
+        taken = stash(argv[i], std::strlen(argv[i]));
       } else if (arg.size() > f.size() && arg.substr(0, f.size()) == f && arg[f.size()] == '=') {
-        OPENSSL_cleanse(argv[i] + f.size() + 1, arg.size() - f.size() - 1);
+        taken = std::string(f) + "=" + stash(argv[i] + f.size() + 1, arg.size() - f.size() - 1);
+      }
+      if (!taken.empty()) {
+        break;
       }
     }
+    args.push_back(taken.empty() ? std::string(arg) : std::move(taken));
   }
+  return args;
+}
+
+SecureBytes
+argv_secret(const std::string& value)
+{
+  if (value.rfind(k_placeholder, 0) == 0) {
+    size_t index = std::strtoul(value.c_str() + k_placeholder.size(), nullptr, 10);
+    if (index < argv_secrets().size()) {
+      return argv_secrets()[index];
+    }
+  }
+  return SecureBytes::from(value);
 }
 
 void

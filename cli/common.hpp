@@ -47,8 +47,11 @@ enum class Prompt { k_never, k_existing, k_new };
 SecureBytes read_secret(const SecretOption& opt, Prompt prompt,
                         std::optional<std::string_view> fallback = std::nullopt);
 
-// Overwrites the values of secret options in argv so they do not linger in /proc/PID/cmdline.
-void scrub_argv(int argc, char** argv);
+// The arguments CLI11 parses. The values of secret options (--userpin X, --sopin=X, …) are
+// moved into wiped memory and wiped from argv itself (/proc/PID/cmdline); CLI11 sees a
+// placeholder instead, which argv_secret() turns back into the secret.
+std::vector<std::string> take_argv(int argc, char** argv);
+SecureBytes argv_secret(const std::string& value);
 
 // Throws a usage error naming `what` unless `text` is well-formed UTF-8 (labels are shown as
 // UTF-8 by the PKCS#11 library and by PyYAML-based tools).

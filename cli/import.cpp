@@ -49,21 +49,24 @@ read_key_file(const std::string& path)
 
 // OpenSSL's -passin syntax: pass:X, env:VAR, file:PATH (first line).
 SecureBytes
-read_passin(const std::string& spec)
+read_passin(const std::string& arg)
 {
   SecretOption opt{"--passin", "", "key passphrase"};
+  SecureBytes raw = argv_secret(arg);
+  std::string_view spec = raw.view();
   if (spec.rfind("pass:", 0) == 0) {
-    return SecureBytes::from(std::string_view(spec).substr(5));
+    return SecureBytes::from(spec.substr(5));
   }
   if (spec.rfind("env:", 0) == 0) {
-    const char* v = std::getenv(spec.c_str() + 4);
+    std::string var(spec.substr(4));
+    const char* v = std::getenv(var.c_str());
     if (!v) {
-      throw_usage("--passin: environment variable " + spec.substr(4) + " is not set");
+      throw_usage("--passin: environment variable " + var + " is not set");
     }
     return SecureBytes::from(v);
   }
   if (spec.rfind("file:", 0) == 0) {
-    opt.file = spec.substr(5);
+    opt.file = std::string(spec.substr(5));
     SecureBytes all = read_secret(opt, Prompt::k_never);
     auto nl = std::find(all.begin(), all.end(), '\n');
     return SecureBytes(all.begin(), nl);

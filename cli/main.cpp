@@ -69,11 +69,9 @@ main(int argc, char** argv)
     ->type_name("DIR");
   ptool::cli::add_all_commands(app, global);
 
-  // Parse a copy of argv and wipe secret option values from the real one first, so PINs
-  // given on the command line are visible in /proc/PID/cmdline for as short as possible.
-  std::vector<std::string> args(argv + 1, argv + argc);
+  // Secret option values never reach CLI11's std::strings (they would be freed unwiped).
+  std::vector<std::string> args = ptool::cli::take_argv(argc, argv);
   std::reverse(args.begin(), args.end());
-  ptool::cli::scrub_argv(argc, argv);
   try {
     app.parse(args);
     return 0; // the subcommand's callback ran inside parse()
