@@ -23,7 +23,7 @@ struct OpensshSealed
 // Default upper bound on the bcrypt work factor we accept from a file: high enough for any
 // key ssh-keygen users make on purpose (its default is 16), low enough that a hostile file
 // cannot keep us busy for hours.
-inline constexpr uint32_t k_max_kdf_rounds = 4096;
+inline constexpr uint32_t k_max_kdf_rounds = 1024;
 
 // Decrypts the private section with the passphrase (bcrypt_pbkdf, then the named cipher:
 // aes{128,192,256}-{ctr,cbc}, aes{128,256}-gcm@openssh.com,

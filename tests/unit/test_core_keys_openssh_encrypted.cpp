@@ -125,7 +125,8 @@ TEST_F(EncryptedOpensshKey, RsaAndEveryCurve)
 }
 
 ExitCode
-failure(const Bytes& file, const std::optional<SecureBytes>& pw, uint32_t max_rounds = 4096)
+failure(const Bytes& file, const std::optional<SecureBytes>& pw,
+        uint32_t max_rounds = keys::k_max_kdf_rounds)
 {
   try {
     keys::decode_private_key(file, pw, max_rounds);
