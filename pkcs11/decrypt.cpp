@@ -40,6 +40,9 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
       if (in_len != k) {
         return CKR_ENCRYPTED_DATA_LEN_RANGE;
       }
+      if (s.op.needs_context_login && !s.op.context_login_done) {
+        return CKR_USER_NOT_LOGGED_IN;
+      }
       TokenState& ts = m.token(s.slot);
       ESYS_TR key = m.load_key(ts, obj);
       bool oaep = s.op.mech->family == Mechanism::Family::k_rsa_oaep;

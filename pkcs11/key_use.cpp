@@ -121,6 +121,8 @@ start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k
   Operation op;
   op.mech = info;
   op.key = obj.id;
+  op.needs_context_login = use != KeyUse::k_verify
+                           && keys::attr_bool(obj.attrs, ck::k_always_authenticate).value_or(false);
   if (info->family == Mechanism::Family::k_rsa_pss) {
     read_pss_params(*mech, *info, op);
   } else if (info->family == Mechanism::Family::k_rsa_oaep) {

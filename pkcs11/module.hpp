@@ -54,6 +54,10 @@ struct Operation
   Bytes label;                       // OAEP label
   Bytes data;                        // collected by the Update calls
   std::optional<SecureBytes> result; // decrypt output kept while the caller's buffer is short
+  // CKA_ALWAYS_AUTHENTICATE keys: the PIN must be given again (C_Login CKU_CONTEXT_SPECIFIC)
+  // between the Init call and the operation itself.
+  bool needs_context_login = false;
+  bool context_login_done = false;
 };
 
 struct Session

@@ -111,7 +111,9 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
     }
     throw;
   }
-  if (user != CKU_CONTEXT_SPECIFIC) {
+  if (user == CKU_CONTEXT_SPECIFIC) {
+    s.op.context_login_done = true;
+  } else {
     ts.login = so ? L::k_so : L::k_user;
   }
   log(LogLevel::k_info,

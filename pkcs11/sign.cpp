@@ -117,6 +117,9 @@ sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
       *sig_len = size;
       return CKR_BUFFER_TOO_SMALL;
     }
+    if (s.op.needs_context_login && !s.op.context_login_done) {
+      return CKR_USER_NOT_LOGGED_IN;
+    }
     Bytes out = tpm_signature(m, s, obj, data);
     std::memcpy(sig, out.data(), out.size());
     *sig_len = out.size();

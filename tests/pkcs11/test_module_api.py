@@ -16,7 +16,7 @@ from p11_ctypes import (CK_ATTRIBUTE, CK_C_INITIALIZE_ARGS, CK_MECHANISM, CK_ULO
                         CKA_TPM2_PUB_BLOB, CKA_VALUE, CKF_SERIAL_SESSION, CKM_ECDSA,
                         CKM_ECDSA_SHA256,
                         CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKR, UNAVAILABLE, Module)
-from ptool_fixtures import Swtpm, assert_no_tpm_leaks, run_ptool, tpm_handles
+from ptool_fixtures import Swtpm, assert_no_tpm_leaks, reset_lockout, run_ptool, tpm_handles
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +269,42 @@ def test_unreadable_row_hides_only_that_object(swtpm_module, tmp_path, monkeypat
         assert privs == [b"bad", b"good"]
     finally:
         mod.Finalize(None)
+
+
+def test_always_authenticate_key_needs_the_pin_for_every_signature(mod, token):
+    """CKA_ALWAYS_AUTHENTICATE: C_Sign fails with CKR_USER_NOT_LOGGED_IN unless C_Login
+    (CKU_CONTEXT_SPECIFIC) with the right PIN came after C_SignInit, once per signature."""
+    run_ptool(["addkey", "--label", token["token"], "--algorithm", "ecc256", "--key-label",
+               "always", "--attr-always-authenticate", "--userpin", USER_PIN], token["env"])
+    mod.ok("Initialize", None)
+    [slot] = mod.slots()
+    h = mod.open(slot)
+    assert mod.login(h, USER_PIN) == 0
+    key = next(o for o in mod.find(h, CKO_PRIVATE_KEY)
+               if mod.attribute(h, o, CKA_LABEL) == b"always")
+    data = ctypes.c_char_p(b"data")
+    m = CK_MECHANISM(CKM_ECDSA_SHA256, None, 0)
+    buf, n = ctypes.create_string_buffer(64), CK_ULONG(64)
+
+    def context_login(pin):
+        b = pin.encode()
+        return mod.Login(h, CK_ULONG(2), ctypes.c_char_p(b), CK_ULONG(len(b)))  # CONTEXT_SPECIFIC
+
+    mod.ok("SignInit", h, byref(m), CK_ULONG(key))
+    assert mod.Sign(h, data, CK_ULONG(4), buf, byref(n)) == CKR["USER_NOT_LOGGED_IN"]
+    # The failed C_Sign ended the operation; a wrong PIN does not unlock the next one.
+    mod.ok("SignInit", h, byref(m), CK_ULONG(key))
+    assert context_login("bad-pin") == CKR["PIN_INCORRECT"]
+    assert mod.Sign(h, data, CK_ULONG(4), buf, byref(n)) == CKR["USER_NOT_LOGGED_IN"]
+    for _ in range(2):
+        mod.ok("SignInit", h, byref(m), CK_ULONG(key))
+        assert context_login(USER_PIN) == 0
+        n = CK_ULONG(64)
+        assert mod.Sign(h, data, CK_ULONG(4), buf, byref(n)) == 0 and n.value == 64
+    # Keys without the attribute are unaffected.
+    plain = next(o for o in mod.find(h, CKO_PRIVATE_KEY)
+                 if mod.attribute(h, o, CKA_LABEL) == b"k256")
+    assert len(mod.sign(h, plain, CKM_ECDSA_SHA256, b"data")) == 64
+    mod.ok("Finalize", None)
+    assert_no_tpm_leaks(token["tcti"])
+    reset_lockout(token["tcti"])
