@@ -40,6 +40,19 @@ def mod(token, monkeypatch):
     m.Finalize(None)  # whatever the test left behind
 
 
+def _logged_in(mod):
+    """C_Initialize, one session on the only slot, user login; returns (slot, session)."""
+    mod.ok("Initialize", None)
+    [slot] = mod.slots()
+    h = mod.open(slot)
+    assert mod.login(h, USER_PIN) == 0
+    return slot, h
+
+
+def _object(mod, h, cls, label):
+    return next(o for o in mod.find(h, cls) if mod.attribute(h, o, CKA_LABEL) == label)
+
+
 def test_function_list_is_2_40_and_complete(mod):
     assert mod.version == (2, 40)
     assert mod.InitToken(CK_ULONG(1), None, CK_ULONG(0), None) == CKR["FUNCTION_NOT_SUPPORTED"]
@@ -171,12 +184,8 @@ def test_wrong_pin_is_pin_incorrect(mod):
 
 
 def test_four_threads_sign_concurrently_and_nothing_is_left(mod, token):
-    mod.ok("Initialize", None)
-    [slot] = mod.slots()
-    first = mod.open(slot)
-    assert mod.login(first, USER_PIN) == 0
-    key = next(o for o in mod.find(first, CKO_PRIVATE_KEY)
-               if mod.attribute(first, o, CKA_LABEL) == b"k256")
+    slot, first = _logged_in(mod)
+    key = _object(mod, first, CKO_PRIVATE_KEY, b"k256")
     errors, sigs = [], []
 
     def worker():
@@ -202,14 +211,9 @@ def test_four_threads_sign_concurrently_and_nothing_is_left(mod, token):
 
 def test_sign_reuses_loaded_key(mod, token):
     # The digest variant and the raw mechanism give verifiable signatures of the same size.
-    mod.ok("Initialize", None)
-    [slot] = mod.slots()
-    h = mod.open(slot)
-    assert mod.login(h, USER_PIN) == 0
-    key = next(o for o in mod.find(h, CKO_PRIVATE_KEY)
-               if mod.attribute(h, o, CKA_LABEL) == b"k256")
-    pub = next(o for o in mod.find(h, CKO_PUBLIC_KEY)
-               if mod.attribute(h, o, CKA_LABEL) == b"k256")
+    _, h = _logged_in(mod)
+    key = _object(mod, h, CKO_PRIVATE_KEY, b"k256")
+    pub = _object(mod, h, CKO_PUBLIC_KEY, b"k256")
     for _ in range(3):
         sig = mod.sign(h, key, CKM_ECDSA_SHA256, b"data")
         m = CK_MECHANISM(CKM_ECDSA_SHA256, None, 0)
@@ -276,12 +280,8 @@ def test_always_authenticate_key_needs_the_pin_for_every_signature(mod, token):
     (CKU_CONTEXT_SPECIFIC) with the right PIN came after C_SignInit, once per signature."""
     run_ptool(["addkey", "--label", token["token"], "--algorithm", "ecc256", "--key-label",
                "always", "--attr-always-authenticate", "--userpin", USER_PIN], token["env"])
-    mod.ok("Initialize", None)
-    [slot] = mod.slots()
-    h = mod.open(slot)
-    assert mod.login(h, USER_PIN) == 0
-    key = next(o for o in mod.find(h, CKO_PRIVATE_KEY)
-               if mod.attribute(h, o, CKA_LABEL) == b"always")
+    _, h = _logged_in(mod)
+    key = _object(mod, h, CKO_PRIVATE_KEY, b"always")
     data = ctypes.c_char_p(b"data")
     m = CK_MECHANISM(CKM_ECDSA_SHA256, None, 0)
     buf, n = ctypes.create_string_buffer(64), CK_ULONG(64)
@@ -302,8 +302,7 @@ def test_always_authenticate_key_needs_the_pin_for_every_signature(mod, token):
         n = CK_ULONG(64)
         assert mod.Sign(h, data, CK_ULONG(4), buf, byref(n)) == 0 and n.value == 64
     # Keys without the attribute are unaffected.
-    plain = next(o for o in mod.find(h, CKO_PRIVATE_KEY)
-                 if mod.attribute(h, o, CKA_LABEL) == b"k256")
+    plain = _object(mod, h, CKO_PRIVATE_KEY, b"k256")
     assert len(mod.sign(h, plain, CKM_ECDSA_SHA256, b"data")) == 64
     mod.ok("Finalize", None)
     assert_no_tpm_leaks(token["tcti"])
