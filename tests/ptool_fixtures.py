@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,6 +205,39 @@ def reset_lockout(tcti):
 # --------------------------------------------------------------------------
 
 STORE_DB_NAME = "tpm2_pkcs11.sqlite3"
+
+
+def _malformed_ec_point(attrs_yaml):
+    """True when a row's CKA_EC_POINT is not a DER OCTET STRING of 04||X||Y with X and Y of a
+    NIST curve's full field size."""
+    value = yaml.safe_load(attrs_yaml).get(0x181)
+    if value is None:
+        return False
+    der = bytes.fromhex(value)
+    return not (len(der) > 3 and der[0] == 4 and der[1] == len(der) - 2 and der[2] == 4
+                and len(der) - 3 in (56, 64, 96, 132))
+
+
+def upstream_addkey(args, env, store):
+    """``run_upstream(["addkey", *args])`` that sidesteps a bug of upstream 1.9.0: it builds
+    CKA_EC_POINT from the TPM's coordinates without padding them, so a P-256 key whose X or Y
+    starts with a zero byte (1 in 128) gets a point pkcs11-tool and OpenSSL reject ("cannot
+    create EVP_PKEY"). Such rows are removed and the key made again; anything else about the
+    command is unchanged."""
+    db = Path(store) / STORE_DB_NAME
+    for _ in range(8):
+        last = store_query(store, "SELECT coalesce(max(id), 0) FROM tobjects")[0][0]
+        proc = run_upstream(["addkey", *args], env)
+        new = store_query(store, "SELECT id, attrs FROM tobjects WHERE id > ?", (last,))
+        if not any(_malformed_ec_point(attrs) for _, attrs in new):
+            return proc
+        con = sqlite3.connect(db)
+        try:
+            with con:
+                con.execute("DELETE FROM tobjects WHERE id > ?", (last,))
+        finally:
+            con.close()
+    raise AssertionError("upstream addkey made a malformed EC point 8 times in a row")
 
 
 def store_query(store, sql, params=()):

@@ -9,6 +9,7 @@ import struct
 import pytest
 import yaml
 
+from ptool_fixtures import upstream_addkey
 from ptool_fixtures import (UPSTREAM_MODULE, ptool_env, requires_file, requires_tool, run,
                             run_ptool, run_upstream, store_query)
 
@@ -68,7 +69,7 @@ def test_upstream_v8_store_is_unchanged(abrmd, store):
     env = ptool_env(abrmd, store)
     run_upstream(["init"], env)
     run_upstream(["addtoken", "--pid", "1", "--label", "t", "--sopin", "so", "--userpin", "u"], env)
-    run_upstream(["addkey", "--label", "t", "--algorithm", "ecc256", "--userpin", "u"], env)
+    upstream_addkey(["--label", "t", "--algorithm", "ecc256", "--userpin", "u"], env, store)
     before = _digest(store)
     out = run_ptool(["dbup"], env).stdout
     assert out == "new: 8\nold: 8\n\n"

@@ -9,6 +9,7 @@ openssl.  If this file fails, the fixtures (not our code) are broken.
 import pytest
 import yaml
 
+from ptool_fixtures import upstream_addkey
 from ptool_fixtures import (UPSTREAM_MODULE, assert_no_tpm_leaks, ptool_env,
                             requires_file, requires_tool, run, run_upstream,
                             store_query, tpm_handles)
@@ -52,9 +53,9 @@ def upstream_token(abrmd_module, tmp_path_factory):
 
     ids = {}
     for algorithm, key_label in (("ecc256", "k1"), ("rsa2048", "k2")):
-        out = yaml.safe_load(run_upstream(
-            ["addkey", "--label", TOKEN, "--algorithm", algorithm,
-             "--key-label", key_label, "--userpin", USER_PIN], env).stdout)
+        out = yaml.safe_load(upstream_addkey(
+            ["--label", TOKEN, "--algorithm", algorithm,
+             "--key-label", key_label, "--userpin", USER_PIN], env, store).stdout)
         assert out["action"] == "add"
         assert out["private"]["CKA_ID"] == out["public"]["CKA_ID"]
         ids[key_label] = out["private"]["CKA_ID"]

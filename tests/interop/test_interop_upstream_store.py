@@ -7,6 +7,7 @@ proves our tool works with the tabrmd TCTI.
 import pytest
 import yaml
 
+from ptool_fixtures import upstream_addkey
 from ptool_fixtures import (UPSTREAM_MODULE, ptool_env, requires_file, requires_tool, run,
                             run_ptool, run_upstream, store_query)
 
@@ -25,8 +26,8 @@ def upstream(abrmd_module, tmp_path_factory):
     pid = yaml.safe_load(run_upstream(["init"], env).stdout)["id"]
     run_upstream(["addtoken", "--pid", pid, "--label", "up", "--sopin", "so", "--userpin", "user"], env)
     for alg, label in (("ecc256", "u-ec"), ("rsa2048", "u-rsa")):
-        run_upstream(["addkey", "--label", "up", "--algorithm", alg, "--key-label", label,
-                      "--userpin", "user"], env)
+        upstream_addkey(["--label", "up", "--algorithm", alg, "--key-label", label,
+                         "--userpin", "user"], env, store)
     msg = base / "msg"
     msg.write_bytes(MESSAGE)
     return {"env": env, "store": store, "dir": base, "msg": msg}
@@ -63,7 +64,7 @@ def test_our_addkey_into_upstream_token_signs_upstream(upstream, alg, mech):
 def test_our_addtoken_under_upstream_primary(upstream):
     run_ptool(["addtoken", "--pid", "1", "--label", "ours", "--sopin", "so", "--userpin", "pin2"],
               upstream["env"])
-    run_upstream(["addkey", "--label", "ours", "--algorithm", "ecc256", "--key-label", "by-upstream",
-                  "--userpin", "pin2"], upstream["env"])
+    upstream_addkey(["--label", "ours", "--algorithm", "ecc256", "--key-label", "by-upstream",
+                     "--userpin", "pin2"], upstream["env"], upstream["store"])
     assert run_ptool(["ssh-pubkey", "--label", "ours"], upstream["env"]).stdout.endswith(" by-upstream\n")
     assert store_query(upstream["store"], "SELECT count(*) FROM tokens") == [(2,)]
