@@ -26,8 +26,9 @@ EvictResult evict_persistent(ESYS_CONTEXT* ctx, std::span<const uint8_t> esys_tr
 // `init` killed between TPM2_EvictControl and its COMMIT). Refuses unless the object equals
 // one of our primary templates (which are tpm2-tools' defaults): a primary is re-created from
 // the hierarchy's seed at will, so evicting one destroys no key, whereas an ordinary key
-// persisted there could be somebody's only copy. Returns the template's name. Errors: k_not_found when nothing is persisted there, k_usage for a
-// non-persistent handle, k_auth for a wrong hierarchy auth.
+// persisted there could be somebody's only copy. Returns the template's name. Errors: k_not_found
+// when nothing is persisted there, k_usage for a non-persistent handle, k_auth for a wrong
+// hierarchy auth.
 std::string evict_orphan(ESYS_CONTEXT* ctx, TPM2_HANDLE handle,
                          std::span<const uint8_t> hierarchy_auth);
 
