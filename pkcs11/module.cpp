@@ -7,6 +7,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/keys/attributes.hpp"
+#include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
 
 namespace ptool::p11 {
@@ -154,6 +155,10 @@ Module::refresh_objects(TokenState& ts)
            log(LogLevel::k_warn, std::string("object skipped: ") + e.what());
          })) {
       int64_t id = o.id;
+      if (keys::repair_ec_point(o.attrs)) {
+        log(LogLevel::k_info,
+            "object " + std::to_string(id) + ": padded upstream's short EC point");
+      }
       objects.emplace(id, std::move(o));
     }
   } catch (const Error& e) {

@@ -89,7 +89,7 @@ openssh_public_line(const AttrMap& attrs)
       return std::nullopt;
     }
     auto curve = curve_by_params(*params);
-    auto raw = ec_point_from_attr(*point);
+    auto raw = curve ? ec_point_for_curve(*point, *curve) : std::nullopt;
     if (!curve || !curve->ssh_name || !raw) {
       return std::nullopt;
     }

@@ -2,6 +2,7 @@
 #include "core/keys/openssl_key.hpp"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "core/error.hpp"
@@ -143,6 +144,60 @@ ec_point_from_attr(const Bytes& a)
   return std::nullopt;
 }
 
+std::optional<Bytes>
+ec_point_for_curve(const Bytes& attr, const Curve& curve)
+{
+  const size_t n = curve.field_bytes;
+  auto raw = ec_point_from_attr(attr);
+  if (raw && raw->size() == 1 + 2 * n) {
+    return raw;
+  }
+  // Upstream's "04 len 04 X Y" with X or Y short by their leading zero bytes.
+  if (attr.size() < 4 || attr[0] != 0x04 || attr[1] != attr.size() - 2 || attr[2] != 0x04) {
+    return std::nullopt;
+  }
+  const size_t have = attr.size() - 3;
+  if (have >= 2 * n || 2 * n - have > 4) {
+    return std::nullopt;
+  }
+  const size_t missing = 2 * n - have;
+  auto coords = attr.begin() + 3;
+  for (size_t from_x = 0; from_x <= missing; ++from_x) {
+    auto x_len = static_cast<std::ptrdiff_t>(n - from_x);
+    Bytes p{0x04};
+    p.insert(p.end(), from_x, 0);
+    p.insert(p.end(), coords, coords + x_len);
+    p.insert(p.end(), missing - from_x, 0);
+    p.insert(p.end(), coords + x_len, attr.end());
+    try {
+      ec_public_key(curve.openssl_name, p); // only a point on the curve is accepted
+      return p;
+    } catch (const Error&) {
+      ERR_clear_error();
+    }
+  }
+  return std::nullopt;
+}
+
+bool
+repair_ec_point(AttrMap& attrs)
+{
+  const Bytes* point = bytes_attr(attrs, ck::k_ec_point);
+  const Bytes* params = bytes_attr(attrs, ck::k_ec_params);
+  if (!point || !params || ec_point_from_attr(*point)) {
+    return false;
+  }
+  auto curve = curve_by_params(*params);
+  auto raw = curve ? ec_point_for_curve(*point, *curve) : std::nullopt;
+  if (!raw || raw->size() >= 0x80) {
+    return false;
+  }
+  Bytes der{0x04, static_cast<uint8_t>(raw->size())};
+  der.insert(der.end(), raw->begin(), raw->end());
+  attrs[ck::k_ec_point] = AttrValue::data(std::move(der));
+  return true;
+}
+
 std::optional<EvpPkey>
 public_key_from_attrs(const AttrMap& attrs)
 {
@@ -165,8 +220,8 @@ public_key_from_attrs(const AttrMap& attrs)
       return std::nullopt;
     }
     auto curve = curve_by_params(*params);
-    auto raw = ec_point_from_attr(*point);
-    if (!curve || !raw) {
+    auto raw = curve ? ec_point_for_curve(*point, *curve) : std::nullopt;
+    if (!raw) {
       return std::nullopt;
     }
     return ec_public_key(curve->openssl_name, *raw);

@@ -29,6 +29,15 @@ std::optional<Curve> curve_by_bits(unsigned bits);
 // wrapping (short and long form), upstream's invalid short-form P-521 length, and a bare point.
 std::optional<Bytes> ec_point_from_attr(const Bytes& attr);
 
+// The uncompressed point of a key on `curve`, each coordinate the curve's full size. Also
+// repairs what upstream 1.9.0 writes for a coordinate that starts with zero bytes (it drops
+// them: 1 P-256 key in 128) by finding the split of X and Y that lies on the curve.
+std::optional<Bytes> ec_point_for_curve(const Bytes& attr, const Curve& curve);
+
+// Rewrites an unpadded upstream CKA_EC_POINT (see above) in `attrs` as the well-formed DER
+// OCTET STRING, so PKCS#11 clients can read the key. Returns whether anything changed.
+bool repair_ec_point(AttrMap& attrs);
+
 // The public key of an RSA or EC object from its store attributes; nullopt for other objects.
 std::optional<EvpPkey> public_key_from_attrs(const AttrMap& attrs);
 

@@ -110,5 +110,44 @@ TEST(OpensslKey, PublicKeysFromAttributes)
   EXPECT_THROW(public_key_from_attrs(bad), Error);
 }
 
+// Upstream 1.9.0 writes CKA_EC_POINT from the TPM's coordinates without padding them, so a
+// P-256 key whose X or Y starts with a zero byte gets a short point (1 key in 128).
+TEST(EcPoint, RepairsUpstreamsUnpaddedCoordinates)
+{
+  auto curve = curve_by_bits(256);
+  ASSERT_TRUE(curve);
+  for (int side = 0; side < 2; ++side) {
+    SCOPED_TRACE(side == 0 ? "X" : "Y");
+    // OpenSSL keys until one has a leading zero byte in the coordinate under test.
+    Bytes point;
+    for (int i = 0; i < 20000 && point.empty(); ++i) {
+      Bytes p = test::ec_point(test::generate_ec("P-256").get());
+      if (p[1 + side * 32] == 0 && p[1 + (1 - side) * 32] != 0) {
+        point = p;
+      }
+    }
+    ASSERT_FALSE(point.empty());
+    Bytes shortened(point);
+    shortened.erase(shortened.begin() + 1 + side * 32);
+    Bytes attr = concat({0x04, static_cast<uint8_t>(shortened.size())}, shortened);
+    EXPECT_FALSE(ec_point_from_attr(attr)); // not a valid point as it stands
+    EXPECT_EQ(ec_point_for_curve(attr, *curve), point);
+    AttrMap a = {{ck::k_key_type, V::integer(ck::k_k_ec)},
+                 {ck::k_ec_params, V::data(curve->der_oid)},
+                 {ck::k_ec_point, V::data(attr)}};
+    EXPECT_TRUE(public_key_from_attrs(a));
+    // The module serves the repaired DER form, once.
+    EXPECT_TRUE(repair_ec_point(a));
+    EXPECT_EQ(a.at(ck::k_ec_point).bytes, concat({0x04, 65}, point));
+    EXPECT_FALSE(repair_ec_point(a));
+  }
+  // Well-formed points pass through; a point that is short but off the curve does not.
+  Bytes good = test::ec_point(test::generate_ec("P-256").get());
+  EXPECT_EQ(ec_point_for_curve(concat({0x04, 65}, good), *curve), good);
+  Bytes junk(64, 0x5a);
+  junk[0] = 0x04;
+  EXPECT_FALSE(ec_point_for_curve(concat({0x04, 64}, junk), *curve));
+}
+
 } // namespace
 } // namespace ptool::keys
