@@ -11,7 +11,7 @@ import sqlite3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from p11_common import USER_PIN, module_path, pkcs11_tool, provision
+from p11_common import USER_PIN, module_path, provision
 from ptool_fixtures import STORE_DB_NAME, requires_tool, run, run_ptool
 
 
@@ -51,9 +51,8 @@ def test_unpadded_upstream_ec_point_is_served_padded(swtpm, store, tmp_path):
     ours = run_ptool(["ssh-pubkey", "--label", tok["token"], "--key-label", "short"],
                      env).stdout.split()[:2]
     assert ours == expected
+    # ssh-keygen -D builds an EC key from the module's CKA_EC_POINT: a short point fails there.
+    # (pkcs11-tool --read-object is not used: OpenSC 0.23 reads freed memory on that path,
+    # which the ASan pass reports.)
     listed = run(["ssh-keygen", "-D", module_path()], env=env).stdout
     assert " ".join(expected) in listed, listed
-    der = tmp_path / "short.pub.der"
-    pkcs11_tool(env, "--read-object", "--type", "pubkey", "--label", "short", "-o", der,
-                token=tok["token"])
-    assert der.read_bytes().endswith(point)
