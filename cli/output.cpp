@@ -138,10 +138,9 @@ key_report(const std::string& action, const std::string& id_hex, bool has_public
 {
   Entries m;
   m.emplace_back(str("action"), str(action));
-  m.emplace_back(str("private"), YamlNode::map({{str("CKA_ID"), YamlNode::quoted_string(id_hex)}}));
+  m.emplace_back(str("private"), YamlNode::map({{str("CKA_ID"), str(id_hex)}}));
   if (has_public) {
-    m.emplace_back(str("public"),
-                   YamlNode::map({{str("CKA_ID"), YamlNode::quoted_string(id_hex)}}));
+    m.emplace_back(str("public"), YamlNode::map({{str("CKA_ID"), str(id_hex)}}));
   }
   return YamlNode::map(std::move(m));
 }

@@ -35,7 +35,7 @@ std::string json_dump(const YamlNode& root);
 void print_document(const YamlNode& doc, const OutputFormat& format, const char* yaml_tail = "\n");
 
 // What addkey, import and link print for one key: {action, private: {CKA_ID}, public:
-// {CKA_ID}} with the CKA_ID hex always quoted, as upstream's output is.
+// {CKA_ID}}; upstream's ids are hex of hex text (all digits), so PyYAML quotes them.
 YamlNode key_report(const std::string& action, const std::string& id_hex, bool has_public);
 
 // Convenience for building maps with string keys.

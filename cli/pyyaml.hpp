@@ -1,43 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <utility>
-#include <vector>
+// The emitter lives in format/ (architecture.md); cli code keeps its short names.
+#include "format/pyyaml.hpp"
 
-// Output in the exact shape of PyYAML's `yaml.safe_dump(x, default_flow_style=False)`, which
-// upstream's tpm2_ptool prints and scripts parse or grep (store-format §6): block style, keys
-// sorted, 2-space indent, sequences in mappings not indented, strings quoted only when PyYAML
-// would (they would read back as another type, or contain indicators / special characters).
 namespace ptool::cli {
-
-struct YamlNode
-{
-  enum class Kind { k_null, k_bool, k_int, k_str, k_seq, k_map };
-  Kind kind = Kind::k_null;
-  bool flag = false;
-  int64_t num = 0;
-  std::string str;
-  bool quoted = false; // k_str always written '…' (hand-quoted fields of upstream's output)
-  std::vector<YamlNode> items;                        // k_seq
-  std::vector<std::pair<YamlNode, YamlNode>> entries; // k_map, sorted when dumped
-
-  static YamlNode null() { return {}; }
-  static YamlNode boolean(bool v);
-  static YamlNode integer(int64_t v);
-  static YamlNode string(std::string v);
-  static YamlNode quoted_string(std::string v);
-  static YamlNode seq(std::vector<YamlNode> v);
-  static YamlNode map(std::vector<std::pair<YamlNode, YamlNode>> v);
-};
-
-// The text PyYAML writes for `root` (ends with a newline; no document markers for
-// collections). Python's print() adds one more "\n", which callers add where upstream does.
-std::string pyyaml_dump(const YamlNode& root);
-
-// The entries of a k_map in the order pyyaml_dump writes them (integers by value, strings
-// by byte order).
-std::vector<const std::pair<YamlNode, YamlNode>*> sorted_entries(const YamlNode& map);
-
+using format::pyyaml_dump;
+using format::sorted_entries;
+using format::YamlNode;
 } // namespace ptool::cli

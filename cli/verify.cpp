@@ -24,21 +24,11 @@ struct VerifyOptions
   OutputFormat output;
 };
 
-// PyYAML writes hex strings plain unless they would read back as a number; upstream's other
-// secrets are always quoted.
+// Upstream's values are Python str: the emitter quotes them exactly where PyYAML would.
 YamlNode
 scalar(std::string_view s)
 {
-  bool has_letter = false;
-  for (char c : s) {
-    bool digit = c >= '0' && c <= '9';
-    bool hex_letter = c >= 'a' && c <= 'f';
-    if (!digit && !hex_letter) {
-      return YamlNode::quoted_string(std::string(s));
-    }
-    has_letter = has_letter || hex_letter;
-  }
-  return has_letter ? str(std::string(s)) : YamlNode::quoted_string(std::string(s));
+  return str(std::string(s));
 }
 
 YamlNode
@@ -52,7 +42,7 @@ config_node(const TokenConfig& c)
     m.emplace_back(str("pss-sigs-good"), YamlNode::boolean(*c.pss_sigs_good));
   }
   if (c.tcti) {
-    m.emplace_back(str("tcti"), YamlNode::quoted_string(*c.tcti));
+    m.emplace_back(str("tcti"), str(*c.tcti));
   }
   m.emplace_back(str("token-init"), YamlNode::boolean(c.token_init));
   return YamlNode::map(std::move(m));
@@ -116,7 +106,7 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
       }
       SecureBytes auth = crypto::unwrap_auth(key, to_string(*enc));
       auth_node = scalar(auth.view());
-      enc_node = YamlNode::quoted_string(to_string(*enc));
+      enc_node = str(to_string(*enc));
     }
     objects.push_back(YamlNode::map({{str("auth"), std::move(auth_node)},
                                      {str("encauth"), std::move(enc_node)},
@@ -140,7 +130,7 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
     wrapping.emplace_back(str("soauth"), scalar(so_auth.view()));
   }
   print_document(YamlNode::map({{str("config"), config_node(token.config)},
-                                {str("label"), YamlNode::quoted_string(o.label)},
+                                {str("label"), str(o.label)},
                                 {str("objects"), YamlNode::seq(std::move(objects))},
                                 {str("pin"), YamlNode::map(std::move(pin))},
                                 {str("wrappingkey"), YamlNode::map(std::move(wrapping))}}),

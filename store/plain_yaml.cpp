@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "store/plain_yaml.hpp"
 
+#include <sqlite3.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <regex>
+#include <cstdint>
+#include <stdexcept>
 
+#include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "format/yaml_resolver.hpp"
+#include "store/store.hpp"
 
 namespace ptool::store {
 
@@ -23,9 +28,7 @@ is_plain(const YAML::Node& n)
 std::optional<uint64_t>
 pyyaml_int(std::string s)
 {
-  static const std::regex k_int("[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)"
-                                "|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+");
-  if (!std::regex_match(s, k_int)) {
+  if (!format::is_yaml11_int(s)) {
     return std::nullopt;
   }
   s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
@@ -35,19 +38,23 @@ pyyaml_int(std::string s)
   if (s[0] == '+') {
     s.erase(0, 1);
   }
-  if (s.find(':') != std::string::npos) {
-    uint64_t v = 0;
-    size_t start = 0;
-    for (;;) {
-      size_t end = s.find(':', start);
-      v = v * 60 + std::stoull(s.substr(start, end - start));
-      if (end == std::string::npos) {
-        return v;
-      }
-      start = end + 1;
-    }
-  }
   try {
+    if (s.find(':') != std::string::npos) {
+      uint64_t v = 0;
+      size_t start = 0;
+      for (;;) {
+        size_t end = s.find(':', start);
+        uint64_t part = std::stoull(s.substr(start, end - start));
+        if (v > (UINT64_MAX - part) / 60) {
+          throw std::out_of_range("base 60");
+        }
+        v = v * 60 + part;
+        if (end == std::string::npos) {
+          return v;
+        }
+        start = end + 1;
+      }
+    }
     if (s.rfind("0b", 0) == 0) {
       return std::stoull(s.substr(2), nullptr, 2);
     }
@@ -60,6 +67,9 @@ pyyaml_int(std::string s)
     return std::stoull(s, nullptr, 10);
   } catch (const std::out_of_range&) {
     throw Error(ExitCode::k_usage, "value '" + s + "' does not fit a CK_ULONG");
+  } catch (const std::invalid_argument&) {
+    // "0b_" or "0x_": PyYAML's int() raises on the empty digits; not a number for us either
+    throw Error(ExitCode::k_usage, "value '" + s + "' is not a number");
   }
 }
 
@@ -171,6 +181,50 @@ parse_plain_attrs(std::string_view yaml)
     }
   }
   return attrs;
+}
+
+std::map<uint64_t, std::string>
+attr_string_texts(std::string_view yaml)
+{
+  std::map<uint64_t, std::string> out;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsMap()) {
+      return out;
+    }
+    for (const auto& kv : root) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
+        continue;
+      }
+      std::string tag = tag_name(kv.second);
+      if (tag != "str" && tag != "!") {
+        continue;
+      }
+      if (auto key = pyyaml_int(kv.first.Scalar())) {
+        out[*key] = kv.second.Scalar();
+      }
+    }
+  } catch (const std::exception&) {
+    out.clear();
+  }
+  return out;
+}
+
+std::optional<std::string>
+object_attrs_text(const Store& st, int64_t id)
+{
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(st.db(), "SELECT attrs FROM tobjects WHERE id=?", -1, &raw, nullptr);
+  SqliteStmt stmt(raw);
+  if (rc != SQLITE_OK) {
+    return std::nullopt;
+  }
+  sqlite3_bind_int64(raw, 1, id);
+  if (sqlite3_step(raw) != SQLITE_ROW) {
+    return std::nullopt;
+  }
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, 0));
+  return std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(raw, 0)));
 }
 
 } // namespace ptool::store

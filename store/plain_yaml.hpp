@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/model.hpp"
@@ -13,5 +17,15 @@ namespace ptool::store {
 // of integers is a CK_ULONG array. Anything else (floats, nulls, nested maps, non-hex
 // strings) throws Error(k_usage) naming the key, since the library would refuse the row.
 AttrMap parse_plain_attrs(std::string_view yaml);
+
+// The text of every string-valued attribute of a tobjects.attrs column, exactly as the row
+// holds it (upstream's objmod prints what PyYAML loads: `06082A8648CE3D030107`, not the
+// bytes re-encoded). Best effort: an entry that is not a plain map entry of a string is
+// left out, and malformed YAML gives an empty map.
+std::map<uint64_t, std::string> attr_string_texts(std::string_view yaml);
+
+class Store;
+// The attrs column of tobjects row `id` as stored, or nullopt when there is no such row.
+std::optional<std::string> object_attrs_text(const Store& st, int64_t id);
 
 } // namespace ptool::store

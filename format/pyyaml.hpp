@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+// Output in the exact shape of PyYAML's `yaml.safe_dump(x, default_flow_style=False)`, which
+// upstream's tpm2_ptool prints and scripts parse or grep (store-format §6): block style, keys
+// sorted, 2-space indent, sequences in mappings not indented, line width 80, strings quoted
+// only where PyYAML's emitter and resolver would. A port of PyYAML 6's Emitter for the
+// documents our commands print (block mappings and sequences of scalars, empty `{}`/`[]`),
+// checked byte for byte against the real PyYAML by tests/unit/test_format_pyyaml.cpp.
+namespace ptool::format {
+
+struct YamlNode
+{
+  enum class Kind { k_null, k_bool, k_int, k_str, k_seq, k_map };
+  Kind kind = Kind::k_null;
+  bool flag = false;
+  int64_t num = 0;
+  std::string str;
+  std::vector<YamlNode> items;                        // k_seq
+  std::vector<std::pair<YamlNode, YamlNode>> entries; // k_map, sorted when dumped
+
+  static YamlNode null() { return {}; }
+  static YamlNode boolean(bool v);
+  static YamlNode integer(int64_t v);
+  static YamlNode string(std::string v);
+  static YamlNode seq(std::vector<YamlNode> v);
+  static YamlNode map(std::vector<std::pair<YamlNode, YamlNode>> v);
+};
+
+// The text PyYAML writes for `root` (ends with a newline; a plain scalar document ends with
+// "...\n" as PyYAML's does). Python's print() adds one more "\n", which callers add where
+// upstream does.
+std::string pyyaml_dump(const YamlNode& root);
+
+// The entries of a k_map in the order pyyaml_dump writes them: Python's sorted() (integers
+// by value, strings by code point); keys of mixed kinds stay in insertion order, as PyYAML
+// keeps them when sorted() raises TypeError.
+std::vector<const std::pair<YamlNode, YamlNode>*> sorted_entries(const YamlNode& map);
+
+} // namespace ptool::format
