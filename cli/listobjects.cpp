@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // tpm2-ptool listobjects: the objects (keys, certificates) of a token, printed as upstream
-// prints them, except CKA_ID: a plain string rather than upstream's one-element list.
+// prints them: CKA_ID as upstream's one-element list (its code builds a tuple), which scripts
+// parse; `--output json` gives it as a plain string (docs/schemas).
 #include <iostream>
 #include <memory>
 
@@ -17,7 +18,7 @@ namespace ptool::cli {
 namespace {
 
 YamlNode
-describe(const Object& o)
+describe(const Object& o, bool json)
 {
   std::vector<std::pair<YamlNode, YamlNode>> d;
   d.emplace_back(YamlNode::string("id"), YamlNode::integer(o.id));
@@ -28,7 +29,8 @@ describe(const Object& o)
   d.emplace_back(YamlNode::string("CKA_CLASS"),
                  cls ? YamlNode::string(cko_name(*cls)) : YamlNode::null());
   if (const Bytes* id = keys::attr_bytes(o.attrs, ck::k_id)) {
-    d.emplace_back(YamlNode::string("CKA_ID"), YamlNode::string(to_hex(*id)));
+    YamlNode hex = YamlNode::string(to_hex(*id));
+    d.emplace_back(YamlNode::string("CKA_ID"), json ? hex : YamlNode::seq({hex}));
   }
   if (auto type = keys::attr_int(o.attrs, ck::k_key_type)) {
     d.emplace_back(YamlNode::string("CKA_KEY_TYPE"), YamlNode::string(ckk_name(*type)));
@@ -43,7 +45,7 @@ run_listobjects(const std::string& label, const OutputFormat& output, const Glob
   Token token = find_token(st, label);
   std::vector<YamlNode> out;
   for (const Object& o : st.objects(token.id)) {
-    out.push_back(describe(o));
+    out.push_back(describe(o, output.json()));
   }
   if (!out.empty() || output.json()) {
     print_document(YamlNode::seq(std::move(out)), output);

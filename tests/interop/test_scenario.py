@@ -207,7 +207,7 @@ def test_provisioning_scenario(swtpm, tmp_path):
     ids = {}
     for label in tokens:
         for obj in yaml.safe_load(run_ptool(["listobjects", "--label", label], env).stdout):
-            ids[(label, obj["CKA_LABEL"])] = obj["CKA_ID"]
+            ids[(label, obj["CKA_LABEL"])] = obj["CKA_ID"][0]  # upstream's one-element list
     for label, key in signing:
         pem = _public_pem(env, tmp_path, label, key)
         is_ec = "ASN1 OID" in run(["openssl", "pkey", "-pubin", "-in", pem, "-text_pub",
