@@ -26,9 +26,14 @@ struct ObjModOptions
   OutputFormat output;
 };
 
+// `raw`: the value's text as the row holds it, when it is a string there (upstream prints
+// what PyYAML loaded, so hex keeps the case it was stored with).
 YamlNode
-to_node(const AttrValue& v)
+to_node(const AttrValue& v, const std::string* raw = nullptr)
 {
+  if (raw && v.kind == AttrValue::Kind::k_bytes) {
+    return YamlNode::string(*raw);
+  }
   switch (v.kind) {
   case AttrValue::Kind::k_int:
     return YamlNode::integer(static_cast<int64_t>(v.num));
@@ -144,10 +149,18 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     throw_not_found("Not found, object with id: " + std::to_string(id),
                     "list a token's objects with 'tpm2-ptool listobjects --label L'");
   }
+  std::map<uint64_t, std::string> texts;
+  if (!write && !o.output.json()) { // JSON keeps lowercase hex (docs/schemas/objmod)
+    texts = store::attr_string_texts(store::object_attrs_text(st, id).value_or(std::string()));
+  }
+  auto raw = [&texts](uint64_t type) {
+    auto it = texts.find(type);
+    return it == texts.end() ? nullptr : &it->second;
+  };
   if (!key && !replacement) {
     std::vector<std::pair<YamlNode, YamlNode>> m;
     for (const auto& [type, v] : obj->attrs) {
-      m.emplace_back(YamlNode::integer(static_cast<int64_t>(type)), to_node(v));
+      m.emplace_back(YamlNode::integer(static_cast<int64_t>(type)), to_node(v, raw(type)));
     }
     print_document(YamlNode::map(std::move(m)), o.output);
     return;
@@ -160,7 +173,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     }
     auto name = cka_name(*key);
     YamlNode k = name ? YamlNode::string(*name) : YamlNode::integer(static_cast<int64_t>(*key));
-    print_document(YamlNode::map({{k, to_node(it->second)}}), o.output);
+    print_document(YamlNode::map({{k, to_node(it->second, raw(*key))}}), o.output);
     return;
   }
   AttrMap attrs = replacement ? *replacement : obj->attrs;
