@@ -91,7 +91,7 @@ def test_every_subcommand_and_option_is_documented(env):
                 "TPM2_PTOOL_HIERARCHY_AUTH", "TPM2_PKCS11_STORE", "TPM2_PKCS11_TCTI",
                 "TPM2TOOLS_TCTI", "NO_COLOR"):
         assert var in text
-    assert "plain string" in sections["listobjects"]
+    assert "one-element list" in sections["listobjects"]
 
 
 def test_module_page_covers_openssh_use():
