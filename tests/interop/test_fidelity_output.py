@@ -51,6 +51,8 @@ WRITE_ROWS = [
     Row("addtoken-transient", ["addtoken", "--pid", "2", "--label", "tt", "--sopin", SO,
                                "--userpin", USER], "a token under a transient primary"),
     Row("addemptytoken", ["addemptytoken", "--pid", "1"], "addemptytoken prints nothing"),
+    Row("addtoken-after-empty", ["addtoken", "--pid", "1", "--label", "late", "--sopin", SO,
+                                 "--userpin", USER], "token 5 gets seal object 4"),
     Row("addtoken-duplicate", ["addtoken", "--pid", "1", "--label", "tok", "--sopin", SO,
                                "--userpin", USER], "an existing label fails, nothing on stdout",
         ours_status="usage"),  # upstream: an IntegrityError traceback, exit 1
@@ -90,6 +92,8 @@ WRITE_ROWS = [
     Row("initpin", ["initpin", "--label", "tt", "--sopin", SO, "--userpin", USER2],
         "initpin prints nothing"),
     Row("dbup", ["dbup"], "dbup prints {new: 8, old: 8}"),
+    Row("changepin-seal-id-differs", ["changepin", "--label", "late", "--user", "user", "--old",
+                                      USER, "--new", USER2], "prints nothing (see BROKEN_ROWS)"),
 ]
 
 READ_ROWS = [
@@ -111,6 +115,8 @@ READ_ROWS = [
         "a hex value as the row holds it (upstream stores 06082A8648CE3D030107)"),
     Row("objmod-label", ["objmod", "--id", "3", "--key", "CKA_LABEL"], "label hex"),
     Row("objmod-no-object", ["objmod", "--id", "999"], "unknown object: error"),
+    Row("objmod-unknown-key-number", ["objmod", "--id", "1", "--key", "12345"],
+        "an attribute number with no CKA_ name: error (upstream: a TypeError traceback)"),
     Row("verify", ["verify", "--label", "tok", "--sopin", SO, "--userpin", USER2],
         "verify's report: config, label, objects with auth/encauth, pin, wrappingkey"),
     Row("verify-wrong-pin", ["verify", "--label", "tok", "--userpin", "bad"],
@@ -142,6 +148,9 @@ POST_ROWS = [
 ]
 
 BROKEN_ROWS = [
+    Row("verify-after-changepin", ["verify", "--label", "late", "--userpin", USER2],
+        "the new PIN works after changepin",
+        broken="upstream updates sealobjects WHERE id=<token id>: token 5's seal is row 4"),
     Row("destroy", ["destroy", "--pid", "2"], "destroy of a primary and its tokens",
         broken="upstream 1.9.0 reads a 'handle' column pobjects does not have",
         ours_extra=["--yes"]),  # ours confirms on a terminal only (README "Compatibility")
@@ -214,6 +223,7 @@ def ctx(abrmd_module, tmp_path_factory):
             "upstream": run_upstream(_argv(row, c, base), envs["upstream"], check=False,
                                      input="y\n"),
             "ours": run_ptool(_argv(row, c, base) + row.ours_extra, envs["ours"], check=False)}
+        reset_lockout(abrmd_module)  # upstream's failed verify counted a wrong PIN
     return c
 
 
