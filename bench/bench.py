@@ -16,11 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import harness  # noqa: E402
+import tpm_latency  # noqa: E402
 from harness import CommandFailed, fresh_copy, run_measured, summary  # noqa: E402
 from ptool_fixtures import (UPSTREAM_MODULE, UPSTREAM_PTOOL, Abrmd, Swtpm, base_env,  # noqa: E402
                             ptool_env, tpm_handles)
@@ -48,6 +51,36 @@ COMMANDS = [
       "--output-prefix", "{out}"], None),
 ]
 VARIANTS = ("ours", "upstream", "ours-abrmd")
+
+# The laptop-TPM latency model (--only model): every command whose TPM traffic it prices.
+# name, start store, ours args, upstream args (None: the same). {out} = a fresh file prefix,
+# {key} = a software P-256 key (PEM), {tss} = a TSS2 PEM key under the primary with auth
+# {auth}. "addkey ecc256 (2nd)" adds a second key of a type the token already has.
+MODEL_COMMANDS = [
+    ("init", "empty", ["init"], None),
+    ("addtoken", "primary", COMMANDS[1][2], None),
+    ("addtoken (2nd token)", "token",
+     ["addtoken", "--pid", "1", "--label", "tok2", "--sopin", SO_PIN, "--userpin", USER_PIN],
+     None),
+    ("addkey ecc256", "token", COMMANDS[2][2], None),
+    ("addkey rsa2048", "token", COMMANDS[3][2], None),
+    ("addkey ecc256 (2nd)", "full", COMMANDS[2][2], None),
+    ("import ecc", "full",
+     ["import", "--label", TOKEN, "--privkey", "{key}", "--algorithm", "ecc", "--key-label",
+      "imp", "--userpin", USER_PIN], None),
+    ("link", "full",
+     ["link", "--label", TOKEN, "--key-label", "lnk", "--userpin", USER_PIN, "--auth", "{auth}",
+      "{tss}"], None),
+    ("export", "full", COMMANDS[7][2], None),
+    ("changepin", "full",
+     ["changepin", "--label", TOKEN, "--user", "user", "--old", USER_PIN, "--new", "user2"],
+     None),
+    ("initpin", "full", ["initpin", "--label", TOKEN, "--sopin", SO_PIN, "--userpin", "user2"],
+     None),
+    ("verify", "full", ["verify", "--label", TOKEN, "--userpin", USER_PIN], None),
+    ("listobjects", "full-ro", ["listobjects", "--label", TOKEN], None),
+]
+MODEL_VARIANTS = ("ours", "ours-abrmd", "upstream")
 
 
 class Bench:
@@ -371,6 +404,101 @@ class Bench:
                 for name, per in self.results["scale"][str(n)].items()
                 for v, d in per.items()), flush=True)
 
+    # ---------------------------------------------------------------- laptop model
+
+    def sequence(self, variant, args, env_store, cwd=None):
+        """Run ``args`` once through a pcap TCTI: {seq: the TPM commands it caused, cpu_s:
+        its CPU time (user+sys, with its child processes, e.g. upstream's tpm2-tools)}.
+
+        Ours: the in-process pcap TCTI (what the TPM sees without a resource manager).
+        abrmd variants: the pcap TCTI of the abrmd in front of swtpm, so the resource
+        manager's ContextSave/ContextLoad/FlushContext around every command are included
+        (what the TPM sees behind tpm2-abrmd or the kernel's /dev/tpmrm0).
+        """
+        pcap = self.work / f"seq-{time.monotonic_ns()}.pcap"
+        env = self.env(variant, env_store, counting=True, pcap_file=pcap)
+        start = tpm_latency.last_timestamp(self.abrmd_pcap_file)
+        _, cpu, _ = run_measured(args, env, cwd=cwd)
+        if variant == "ours":
+            seq = tpm_latency.read_sequence(pcap)
+        else:
+            time.sleep(0.3)  # abrmd flushes the client's objects after it disconnects
+            seq = [c for c in tpm_latency.read_sequence(self.abrmd_pcap_file) if c["ts"] > start]
+        return {"seq": [{k: c[k] for k in ("name", "cls", "rc")} for c in seq], "cpu_s": cpu}
+
+    def model_inputs(self):
+        """A software P-256 key to import and a TSS2 PEM key (+ auth) to link, per tool."""
+        key = self.work / "import-p256.pem"
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", key], check=True, capture_output=True)
+        links = {}
+        for tool_variant in ("ours", "upstream"):
+            store = fresh_copy(self.bases[tool_variant]["full"], self.work, "exp")
+            out = Path(tempfile.mkdtemp(prefix="tss-", dir=self.work)) / "k"
+            _, _, text = run_measured([str(self.ptool), "export", "--label", TOKEN, "--key-label",
+                                       "k1", "--userpin", USER_PIN, "--output-prefix", out],
+                                      self.env("ours", store))
+            auth = yaml.safe_load(text)["object-auth"]
+            links[tool_variant] = (f"{out}.pem", auth)
+        return key, links
+
+    def bench_model(self):
+        key, links = self.model_inputs()
+        res = {}
+        for name, start, ours_args, upstream_args in MODEL_COMMANDS:
+            if not self.ours_has(name):
+                continue
+            res[name] = {}
+            for variant in MODEL_VARIANTS:
+                store, out = self.prepare(variant, start)
+                tss, auth = links["ours" if variant.startswith("ours") else "upstream"]
+                args = ours_args if variant.startswith("ours") else (upstream_args or ours_args)
+                args = [a.replace("{out}", str(out)).replace("{key}", str(key))
+                        .replace("{tss}", tss).replace("{auth}", auth) for a in args]
+                try:
+                    seq = self.sequence(variant, [*self.tool(variant), *args], store,
+                                        cwd=out.parent)
+                except CommandFailed as exc:
+                    self.notes.append(f"model '{name}' {variant} failed: {str(exc)[:300]}")
+                    continue
+                finally:
+                    if name == "init":
+                        self.evict_new_persistent()
+                res[name][variant] = seq
+            print(f"[bench] model {name}: " + "; ".join(
+                f"{v} {len(q['seq'])} cmds {tpm_latency.model_ms(q['seq']):.0f} ms"
+                for v, q in res[name].items()), flush=True)
+        res.update(self.model_module())
+        self.results["model"] = res
+
+    def model_module(self):
+        """C_Initialize, C_Login and the first C_Sign of each module, as sequences.
+
+        p11bench runs: 'find' (C_Initialize .. C_Finalize, no login), 'sign ec 0' (the
+        same plus C_Login), 'sign ec|rsa 1' (plus one C_SignInit + C_Sign).
+        """
+        exe = self.p11bench()
+        store = self.bases["upstream"]["full"]  # the same upstream-made store for both
+        res = {}
+        runs = [("module: C_Initialize", ["find"]),
+                ("module: + C_Login", ["sign", "ec", "0", USER_PIN]),
+                ("module: + first C_Sign ECDSA", ["sign", "ec", "1", USER_PIN]),
+                ("module: + first C_Sign RSA", ["sign", "rsa", "1", USER_PIN])]
+        mods = self.modules()
+        for name, args in runs:
+            res[name] = {}
+            for m, module in mods.items():
+                for variant in ("ours", "ours-abrmd"):  # direct, and behind a resource manager
+                    key = ("ours" if m == "ours" else "upstream") + \
+                        ("-abrmd" if variant == "ours-abrmd" else "")
+                    try:
+                        seq = self.sequence(variant, [exe, module, *args], store)
+                    except CommandFailed as exc:
+                        self.notes.append(f"model {name} {key} failed: {str(exc)[:300]}")
+                        continue
+                    res[name][key] = seq
+        return res
+
     # ---------------------------------------------------------------- machine
 
     def machine(self):
@@ -411,7 +539,7 @@ def main():
     p.add_argument("--rsa-runs", type=int, default=10)
     p.add_argument("--rss-runs", type=int, default=2, help="runs under /usr/bin/time -v")
     p.add_argument("--scale", default="1,100,1000,10000")
-    p.add_argument("--only", default="cli,module,scale")
+    p.add_argument("--only", default="cli,module,scale,model")
     args = p.parse_args()
     bench = Bench(args)
     try:
@@ -420,10 +548,13 @@ def main():
         parts = args.only.split(",")
         if "cli" in parts:
             bench.bench_cli()
-        exe, mods = (bench.bench_module() if "module" in parts
-                     else (bench.p11bench(), bench.modules()))
-        if "scale" in parts:
-            bench.bench_scale(exe, mods)
+        if "module" in parts or "scale" in parts:
+            exe, mods = (bench.bench_module() if "module" in parts
+                         else (bench.p11bench(), bench.modules()))
+            if "scale" in parts:
+                bench.bench_scale(exe, mods)
+        if "model" in parts:
+            bench.bench_model()
     finally:
         bench.results.setdefault("machine", {})["loadavg_end"] = \
             Path("/proc/loadavg").read_text().split()[:3]

@@ -2,6 +2,7 @@
 // tpm2-ptool addtoken: a new PKCS#11 token (slot) with SO and user PINs under a primary.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/token_args.hpp"
@@ -41,6 +42,21 @@ validate_label(const std::string& label)
   }
 }
 
+// pss-sigs-good is a property of the TPM, so a token already under this primary has the
+// answer: reuse it and skip the probe's TPM commands (GetCapability, LoadExternal, Sign,
+// FlushContext). nullopt when no token of the primary records it. A damaged token row is
+// only skipped here: it does not concern the new token.
+std::optional<bool>
+known_pss_sigs_good(const store::Store& st, int64_t pid)
+{
+  for (const Token& t : st.tokens_skipping([](const Error&) {})) {
+    if (t.pid == pid && t.config.pss_sigs_good) {
+      return t.config.pss_sigs_good;
+    }
+  }
+  return std::nullopt;
+}
+
 tpm::CreatedObject
 create_seal(tpm::PrimaryContext& pc, const SecureBytes& pin, const std::string& salt,
             const SecureBytes& wrapping_key_hex, bool last)
@@ -63,7 +79,8 @@ run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  bool pss_good = tpm::pss_sigs_good(ctx.get());
+  std::optional<bool> known = known_pss_sigs_good(st, primary.id);
+  bool pss_good = known ? *known : tpm::pss_sigs_good(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   // The wrapping key is sealed as its hex text, as upstream does (store-format §3.2).
   SecureBytes wrapping_key_hex = crypto::random_hex(32);

@@ -56,7 +56,7 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
   try {
     priv = tpm::change_auth(pc, pub, tpm::unmarshal_private(blobs.priv),
                             crypto::hash_pass(old_pin, blobs.salt),
-                            crypto::hash_pass(new_pin, salt), tpm::AuthKind::k_pin);
+                            crypto::hash_pass(new_pin, salt), tpm::AuthKind::k_pin, true);
   } catch (const Error& e) {
     if (e.code() == ExitCode::k_auth && !tpm::is_lockout(e)) {
       throw Error(ExitCode::k_auth, std::string("wrong old PIN (") + e.what() + ")", e.hint());

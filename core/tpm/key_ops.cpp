@@ -64,7 +64,8 @@ inner_wrap(const SecureBytes& sensitive, const Bytes& name, const SecureBytes& k
 
 TPM2B_PRIVATE
 change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv,
-            std::span<const uint8_t> old_auth, std::span<const uint8_t> new_auth, AuthKind kind)
+            std::span<const uint8_t> old_auth, std::span<const uint8_t> new_auth, AuthKind kind,
+            bool last)
 {
   ESYS_CONTEXT* ctx = pc.ctx();
   TpmObject obj = pc.load(pub, priv);
@@ -77,6 +78,9 @@ change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& pr
   if (!new_auth.empty()) {
     std::memcpy(value->buffer, new_auth.data(), new_auth.size());
   }
+  if (last) {
+    pc.session().last_use();
+  }
   // newAuth is the first command parameter: the session encrypts it on the bus.
   pc.session().use_for(true, false);
   TPM2B_PRIVATE* out = nullptr;
@@ -84,6 +88,9 @@ change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& pr
                                      ESYS_TR_NONE, value.get(), &out);
   EsysPtr<TPM2B_PRIVATE> owned(out);
   check_rc(rc, "TPM2_ObjectChangeAuth", kind);
+  if (last) {
+    pc.session().finished();
+  }
   return *out;
 }
 

@@ -165,19 +165,6 @@ primary_template(std::string_view name)
 }
 
 TPM2B_PUBLIC
-pss_probe_template()
-{
-  TPM2B_PUBLIC pub = base(
-    TPM2_ALG_RSA, TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN
-                    | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_NODA);
-  auto& rsa = pub.publicArea.parameters.rsaDetail;
-  rsa.symmetric.algorithm = TPM2_ALG_NULL;
-  rsa.scheme.scheme = TPM2_ALG_NULL;
-  rsa.keyBits = 2048;
-  return pub;
-}
-
-TPM2B_PUBLIC
 salt_key_template()
 {
   return ecc_storage(k_storage_attrs | TPMA_OBJECT_NODA);

@@ -37,9 +37,6 @@ TPM2B_PUBLIC seal_template();
 std::optional<TPM2B_PUBLIC> primary_template(std::string_view name);
 const std::vector<std::string>& primary_template_names();
 
-// RSA-2048 signing key used once by addtoken to learn the TPM's PSS salt length.
-TPM2B_PUBLIC pss_probe_template();
-
 // ECC P-256 storage key created in the NULL hierarchy only to salt a session when no
 // persistent key exists yet (init with secrets). Cheap and leaves nothing behind.
 TPM2B_PUBLIC salt_key_template();

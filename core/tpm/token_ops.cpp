@@ -5,12 +5,15 @@
 #include <cstdio>
 #include <cstring>
 
-#include <openssl/rsa.h>
+#include <openssl/crypto.h>
 
 #include "core/c_handles.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
+#include "core/crypto/pk.hpp"
+#include "core/hex.hpp"
 #include "core/keys/openssl_key.hpp"
+#include "core/tpm/key_import.hpp"
 #include "core/tpm/templates.hpp"
 
 namespace ptool::tpm {
@@ -354,6 +357,46 @@ validate_transient_primary(ESYS_CONTEXT* ctx, const std::string& template_name,
   PrimaryContext pc(ctx, p, hierarchy_auth);
 }
 
+namespace {
+
+// A constant, published RSA-2048 key for the RSA-PSS probe. It protects nothing: it only
+// signs the probe message in the NULL hierarchy and is flushed at once. Constant rather
+// than generated per call because software RSA-2048 key generation costs 50 ms to 2 s of
+// CPU, and a TPM-generated one seconds of TPM time (docs/benchmarks.md, latency model).
+constexpr std::string_view k_probe_modulus =
+  "a74c6afa209d92f10d78b33944340b25d74456075df9efb62e30603ac0101d67"
+  "953d2ed47fc70c279ca65beafaa9a66b216f440e779ec44c362de8b1390f40c5"
+  "b3d0ac33ba313f17d320c78c0dcad332f7d29fe9495cb0136cf2cd5a0a00641c"
+  "75efb1b66e49492e0425a4e4cb9e9531ff14bbc6091332a2b40406bf84d76f72"
+  "d4ed0a97e1e94a63e8c45674a547a830b037e2d8fbedb45c62f0ba2b272cfbaf"
+  "28019eb836b83e0bea469eedf61bd898528d5fe631e4caf6884c812fd4436e08"
+  "1f90189f1d77c9bdec33051fec7e7d3998b135d74f1dd6c6293b12fb0192d6a8"
+  "daf0ed0f2c1c3f437816d105a2677c7291c7f86f90bf11ad0f66bb90a5ebfe43";
+constexpr std::string_view k_probe_prime =
+  "e0094eaf362ecdb7538c95cde36830743bc26a30d6abfc4e08e831268321bb3c"
+  "65747aeed04a696343cb5618b800134d6ec4501ecfd7d8012e5b930f9c573284"
+  "1a2e9b1956ace8a7e29984d642d3fa34bba3bc7f2d865e62de4289801e2b9e1d"
+  "6ce85c349c8192406bad3b655a6691e5bcf3ab6db48e3f737b8fbe09b221a51d";
+
+// Verdict on one probe signature: true when its salt is the hash length, false when it is
+// the maximum; throws when it is neither (the TPM's RSA-PSS is unusable).
+bool
+pss_salt_is_hash_length(EVP_PKEY* pkey, std::span<const uint8_t> md, size_t modulus_bytes,
+                        std::span<const uint8_t> signature)
+{
+  if (crypto::verify(pkey, crypto::SigKind::k_rsa_pss, "SHA256", md.size(), md, signature)) {
+    return true;
+  }
+  if (crypto::verify(pkey, crypto::SigKind::k_rsa_pss, "SHA256", modulus_bytes - md.size() - 2, md,
+                     signature)) {
+    return false;
+  }
+  throw Error(ExitCode::k_general, "the TPM's RSA-PSS test signature does not verify",
+              "this TPM's RSA-PSS implementation is not usable");
+}
+
+} // namespace
+
 bool
 pss_sigs_good(ESYS_CONTEXT* ctx)
 {
@@ -369,9 +412,28 @@ pss_sigs_good(ESYS_CONTEXT* ctx)
     return true;
   }
 
-  TPM2B_PUBLIC pub{};
-  TpmObject key =
-    create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, pss_probe_template(), {}, &pub);
+  // TPM2_LoadExternal of the probe key (public and private part, NULL hierarchy): no key
+  // generation in the TPM. Nothing secret crosses the bus, so no session is needed.
+  keys::PlainKey key;
+  key.kind = keys::PlainKey::Kind::k_rsa;
+  key.modulus = *from_hex(k_probe_modulus);
+  key.exponent = 65537;
+  Bytes prime = *from_hex(k_probe_prime);
+  key.prime = SecureBytes(prime.begin(), prime.end());
+  ImportAreas areas;
+  build_import_areas(key, {}, TPM2_ALG_NULL, areas);
+  TPM2B_SENSITIVE sensitive{};
+  sensitive.sensitiveArea = areas.sensitive;
+  ESYS_TR handle = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_LoadExternal(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                                 &areas.pub, ESYS_TR_RH_NULL, &handle);
+  OPENSSL_cleanse(&sensitive, sizeof(sensitive));
+  if (rc != TSS2_RC_SUCCESS && is_unsupported_parameter(rc)) {
+    return false; // no RSA-2048 signing key here: the library synthesizes PSS in software
+  }
+  check_rc(rc, "TPM2_LoadExternal(RSA-PSS probe key)");
+  TpmObject loaded(ctx, handle, TpmObject::Drop::k_flush);
+
   static constexpr char k_message[] = "message";
   Bytes md = crypto::sha256(std::span(reinterpret_cast<const uint8_t*>(k_message), 7));
   TPM2B_DIGEST digest{};
@@ -384,34 +446,19 @@ pss_sigs_good(ESYS_CONTEXT* ctx)
   ticket.tag = TPM2_ST_HASHCHECK;
   ticket.hierarchy = TPM2_RH_NULL;
   TPMT_SIGNATURE* sig = nullptr;
-  TSS2_RC rc = Esys_Sign(ctx, key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest,
-                         &scheme, &ticket, &sig);
+  rc = Esys_Sign(ctx, loaded.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+                 &ticket, &sig);
   EsysPtr<TPMT_SIGNATURE> owned(sig);
   if (rc != TSS2_RC_SUCCESS && is_unsupported_parameter(rc)) {
     return false; // no RSA-PSS at all: the library synthesizes PSS in software
   }
   check_rc(rc, "TPM2_Sign(RSA-PSS probe)");
-  key.reset();
+  loaded.reset();
 
-  const auto& rsa = pub.publicArea.unique.rsa;
-  EvpPkey pkey = keys::rsa_public_key(Bytes(rsa.buffer, rsa.buffer + rsa.size), {0x01, 0x00, 0x01});
-  std::span<const uint8_t> signature(sig->signature.rsapss.sig.buffer,
-                                     sig->signature.rsapss.sig.size);
-  for (int saltlen : {RSA_PSS_SALTLEN_DIGEST, RSA_PSS_SALTLEN_AUTO}) {
-    EvpPkeyCtx vctx(EVP_PKEY_CTX_new(pkey.get(), nullptr));
-    if (!vctx || EVP_PKEY_verify_init(vctx.get()) != 1
-        || EVP_PKEY_CTX_set_rsa_padding(vctx.get(), RSA_PKCS1_PSS_PADDING) != 1
-        || EVP_PKEY_CTX_set_signature_md(vctx.get(), EVP_sha256()) != 1
-        || EVP_PKEY_CTX_set_rsa_pss_saltlen(vctx.get(), saltlen) != 1) {
-      throw Error(ExitCode::k_general, "OpenSSL could not set up RSA-PSS verification");
-    }
-    if (EVP_PKEY_verify(vctx.get(), signature.data(), signature.size(), md.data(), md.size())
-        == 1) {
-      return saltlen == RSA_PSS_SALTLEN_DIGEST;
-    }
-  }
-  throw Error(ExitCode::k_general, "the TPM's RSA-PSS test signature does not verify",
-              "this TPM's RSA-PSS implementation is not usable");
+  EvpPkey pkey = keys::rsa_public_key(key.modulus, {0x01, 0x00, 0x01});
+  return pss_salt_is_hash_length(
+    pkey.get(), md, key.modulus.size(),
+    std::span<const uint8_t>(sig->signature.rsapss.sig.buffer, sig->signature.rsapss.sig.size));
 }
 
 } // namespace ptool::tpm

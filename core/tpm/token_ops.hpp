@@ -91,7 +91,8 @@ void validate_transient_primary(ESYS_CONTEXT* ctx, const std::string& template_n
                                 std::span<const uint8_t> primary_auth);
 
 // Upstream's pss-sigs-good: true when the TPM's RSA-PSS salt equals the hash length. Taken
-// from the FIPS 140-2 mode bit when set; else one throw-away signature in the NULL hierarchy.
+// from the FIPS 140-2 mode bit when set; else one signature by a software RSA-2048 key loaded
+// with TPM2_LoadExternal in the NULL hierarchy (no key generation in the TPM), flushed at once.
 bool pss_sigs_good(ESYS_CONTEXT* ctx);
 
 } // namespace ptool::tpm
