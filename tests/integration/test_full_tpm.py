@@ -11,12 +11,11 @@ clients itself) and the same commands work.  ``doctor`` counts the leftovers; ``
 them.
 """
 
-import os
 import random
 import signal
 import subprocess
+import time
 
-import pytest
 import yaml
 
 from ptool_fixtures import (PTOOL_BIN, PTOOL_MODULE, base_env, ptool_env, requires_file,
@@ -61,7 +60,6 @@ def _kill_addkeys(env, duration, probe=None):
 
 
 def _duration(env):
-    import time
     start = time.monotonic()
     run_ptool(ADDKEY, env)
     return time.monotonic() - start
@@ -108,7 +106,10 @@ def test_direct_tcti_frees_leftovers_of_killed_processes(swtpm, store, tmp_path)
     leftovers = _kill_addkeys(env, _duration(env), probe=swtpm.tcti)
     assert max(leftovers) > 0, f"no kill left anything loaded: {leftovers}"
 
-    # A saved session (tpm2_startauthsession saves its context) must survive every flush.
+    # A saved session (tpm2_startauthsession saves its context) must survive every flush;
+    # make room for it first (the last kills may have filled the session slots).
+    for flag in ("-t", "-l"):
+        run(["tpm2_flushcontext", "-T", swtpm.tcti, flag], env=base_env())
     run(["tpm2_startauthsession", "-T", swtpm.tcti, "-S", tmp_path / "s.ctx"], env=base_env())
     saved = tpm_handles(swtpm.tcti, "saved-session")
     persistent = tpm_handles(swtpm.tcti, "persistent")
