@@ -161,6 +161,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
 
   // 4. Store private (or secret) first, then public, in one transaction.
   store::Transaction tx(st);
+  recheck_seal(st, t.token, t.seal, false);
   for (const AttrMap& attrs : objects) {
     st.insert_object(t.token.id, attrs);
   }

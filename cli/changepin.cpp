@@ -65,6 +65,7 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
   }
 
   store::Transaction tx(st);
+  recheck_seal(st, token, *seal, true);
   SealBlobs updated{blobs.pub, tpm::marshal_private(priv), salt};
   if (so) {
     st.update_seal_so(token.id, updated);

@@ -2,6 +2,7 @@
 #include "cli/common.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/keys/openssh.hpp"
 
 namespace ptool::cli {
 
@@ -79,28 +81,146 @@ read_file_secret(const SecretOption& opt)
   return read_all(fd.get(), f);
 }
 
+// The terminal state while a prompt has echo off, for the signal handlers below (only
+// async-signal-safe calls in them: tcsetattr, sigaction, sigprocmask, raise, getpgrp).
+struct EchoState
+{
+  termios saved{};  // as the user had it
+  termios noecho{}; // while the PIN is typed
+  volatile sig_atomic_t active = 0;
+};
+EchoState g_echo;
+
+constexpr int k_fatal_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+void
+raise_default(int sig)
+{
+  struct sigaction dfl
+  {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  raise(sig);
+}
+
+// SIGINT, SIGTERM, SIGHUP, SIGQUIT: echo back on, then die of the signal as we would have.
+void
+on_fatal_signal(int sig)
+{
+  if (g_echo.active) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &g_echo.saved);
+  }
+  raise_default(sig);
+}
+
+void install(int sig, void (*handler)(int), struct sigaction* old);
+
+// Ctrl-Z: echo back on for the shell, then stop. SIGCONT (below) turns it off again.
+void
+on_stop_signal(int sig)
+{
+  int saved_errno = errno;
+  if (g_echo.active) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &g_echo.saved);
+  }
+  raise_default(sig); // stops here until SIGCONT
+  install(sig, on_stop_signal, nullptr);
+  errno = saved_errno;
+}
+
+void
+on_continue(int)
+{
+  int saved_errno = errno;
+  // Only in the foreground: a background process changing the terminal would be stopped.
+  if (g_echo.active && tcgetpgrp(STDIN_FILENO) == getpgrp()) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &g_echo.noecho);
+  }
+  errno = saved_errno;
+}
+
+void
+install(int sig, void (*handler)(int), struct sigaction* old)
+{
+  struct sigaction sa
+  {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART; // the read() of the prompt goes on after Ctrl-Z / fg
+  sigaction(sig, &sa, old);
+}
+
+// Echo off for the lifetime of the object, restored on every way out: return, exception,
+// and the signals that end or stop the process (which are then re-raised).
+class NoEcho
+{
+public:
+  NoEcho()
+  {
+    if (tcgetattr(STDIN_FILENO, &g_echo.saved) != 0) {
+      return;
+    }
+    g_echo.noecho = g_echo.saved;
+    g_echo.noecho.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    size_t i = 0;
+    for (int sig : k_fatal_signals) {
+      install(sig, on_fatal_signal, &m_old[i++]);
+    }
+    install(SIGTSTP, on_stop_signal, &m_old[i++]);
+    install(SIGCONT, on_continue, &m_old[i++]);
+    g_echo.active = 1;
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_echo.noecho);
+    m_on = true;
+  }
+  ~NoEcho()
+  {
+    if (!m_on) {
+      return;
+    }
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_echo.saved);
+    g_echo.active = 0;
+    size_t i = 0;
+    for (int sig : k_fatal_signals) {
+      sigaction(sig, &m_old[i++], nullptr);
+    }
+    sigaction(SIGTSTP, &m_old[i++], nullptr);
+    sigaction(SIGCONT, &m_old[i++], nullptr);
+  }
+  NoEcho(const NoEcho&) = delete;
+  NoEcho& operator=(const NoEcho&) = delete;
+
+private:
+  bool m_on = false;
+  struct sigaction m_old[6]{};
+};
+
 SecureBytes
 prompt_line(const std::string& prompt)
 {
   std::cerr << prompt << std::flush;
-  termios old{};
-  bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
-  if (tty) {
-    termios noecho = old;
-    noecho.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
-  }
   SecureBytes line;
-  char c = 0;
-  while (::read(STDIN_FILENO, &c, 1) == 1 && c != '\n') {
-    line.push_back(static_cast<uint8_t>(c));
-    if (line.size() > k_max_secret) {
-      break;
+  {
+    NoEcho no_echo;
+    char c = 0;
+    for (;;) {
+      ssize_t n = ::read(STDIN_FILENO, &c, 1);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n != 1 || c == '\n') {
+        break;
+      }
+      line.push_back(static_cast<uint8_t>(c));
+      if (line.size() > k_max_secret) {
+        break;
+      }
     }
-  }
-  c = 0;
-  if (tty) {
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    c = 0;
   }
   std::cerr << "\n";
   if (line.size() > k_max_secret) {
@@ -110,7 +230,47 @@ prompt_line(const std::string& prompt)
   return line;
 }
 
+// Secrets read from standard input or a prompt, by option, for replay_secrets().
+struct Replay
+{
+  bool on = false;
+  std::vector<std::pair<const SecretOption*, SecureBytes>> read;
+};
+Replay&
+replay()
+{
+  static Replay r;
+  return r;
+}
+
+const SecureBytes*
+replayed(const SecretOption& opt)
+{
+  if (!replay().on) {
+    return nullptr;
+  }
+  for (const auto& [o, value] : replay().read) {
+    if (o == &opt) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+SecureBytes
+remember(const SecretOption& opt, SecureBytes value)
+{
+  replay().read.emplace_back(&opt, value);
+  return value;
+}
+
 } // namespace
+
+void
+replay_secrets()
+{
+  replay().on = true;
+}
 
 void
 add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help)
@@ -153,8 +313,11 @@ read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_vi
     }
     return *opt.argv_value;
   }
+  if (const SecureBytes* again = replayed(opt)) {
+    return *again;
+  }
   if (opt.file) {
-    return read_file_secret(opt);
+    return remember(opt, read_file_secret(opt)); // a pipe or stdin cannot be read twice
   }
   if (!opt.env.empty()) {
     if (const char* v = std::getenv(opt.env.c_str())) {
@@ -170,7 +333,7 @@ read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_vi
         throw Error(ExitCode::k_usage, "the two " + opt.what + "s differ");
       }
     }
-    return first;
+    return remember(opt, std::move(first));
   }
   if (fallback) {
     return SecureBytes::from(*fallback);
@@ -279,6 +442,27 @@ store::Store
 open_store(const GlobalOptions& g, store::Store::Mode mode)
 {
   return store::Store::open(store::locate(g.path), mode);
+}
+
+store::Store::BadRow
+warn_bad_row()
+{
+  return [](const Error& e) {
+    std::string fix;
+    if (const auto* row = dynamic_cast<const store::BadRowError*>(&e)) {
+      if (row->table() == "tobjects") {
+        fix = "; remove it with 'tpm2-ptool objdel " + std::to_string(row->id()) + "'";
+      } else if (row->table() == "tokens" && !row->label().empty()) {
+        std::string quoted;
+        for (char c : keys::printable_comment(row->label())) {
+          quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        }
+        fix = "; remove the token with: tpm2-ptool rmtoken --label '" + quoted + "'";
+      }
+    }
+    std::cerr << "tpm2-ptool: warning: skipped " << keys::printable_comment(e.what()) << fix
+              << "\n";
+  };
 }
 
 int64_t

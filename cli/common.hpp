@@ -47,6 +47,10 @@ enum class Prompt { k_never, k_existing, k_new };
 SecureBytes read_secret(const SecretOption& opt, Prompt prompt,
                         std::optional<std::string_view> fallback = std::nullopt);
 
+// From now on read_secret() answers with what it read before from standard input or the
+// prompt, instead of reading again (a command run a second time after a recoverable failure).
+void replay_secrets();
+
 // The arguments CLI11 parses. The values of secret options (--userpin X, --sopin=X, …) are
 // moved into wiped memory and wiped from argv itself (/proc/PID/cmdline); CLI11 sees a
 // placeholder instead, which argv_secret() turns back into the secret.
@@ -59,6 +63,11 @@ void require_utf8(std::string_view text, const std::string& what);
 
 // Opens the store named by --path / environment.
 store::Store open_store(const GlobalOptions& g, store::Store::Mode mode);
+
+// For Store::objects_skipping / tokens_skipping in commands that list or search rows: one
+// warning line on stderr per unreadable row, naming it and the command that removes it
+// ('tpm2-ptool objdel ID', 'tpm2-ptool rmtoken --label L'); the command goes on without it.
+store::Store::BadRow warn_bad_row();
 
 // Parses a number written in any base (0x…, 0…, decimal); throws a usage error naming `what`.
 int64_t parse_number(const std::string& text, const char* what);

@@ -16,6 +16,7 @@
 #include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 #include "core/tpm/evict.hpp"
+#include "core/tpm/stale.hpp"
 #include "store/inspect.hpp"
 
 namespace ptool::cli {
@@ -147,8 +148,33 @@ check_lockout(Report& r, const tpm::TpmProperties& p)
   }
 }
 
+// Without a resource manager, whatever is loaded in the TPM while doctor holds it belongs
+// to processes that were killed before they could flush it; it fills the TPM's few slots.
 void
-check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primaries)
+check_loaded(Report& r, ESYS_CONTEXT* ctx, const std::optional<std::string>& tcti, bool fix)
+{
+  if (!tpm::is_direct_tcti(tcti)) {
+    return; // a resource manager owns (and cleans up) what its clients load
+  }
+  tpm::LoadedHandles n = tpm::count_loaded(ctx);
+  std::string what = std::to_string(n.objects) + " transient object" + (n.objects == 1 ? "" : "s")
+                     + ", " + std::to_string(n.sessions) + " loaded session"
+                     + (n.sessions == 1 ? "" : "s");
+  if (n.total() == 0) {
+    r.ok("loaded in the TPM: " + what);
+  } else if (fix) {
+    tpm::LoadedHandles freed = tpm::flush_loaded(ctx);
+    r.ok("loaded in the TPM: " + what + "; " + tpm::describe_flushed(freed));
+  } else {
+    r.warn("loaded in the TPM: " + what
+             + ", left by killed processes (no resource manager on this TCTI)",
+           "free them with 'tpm2-ptool doctor --fix' (or 'tpm2_flushcontext -t' and "
+           "'tpm2_flushcontext -l'); the TPM runs out of slots otherwise");
+  }
+}
+
+void
+check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primaries, bool fix)
 {
   auto tcti = tpm::resolve_tcti(g.tcti);
   std::string name = tcti.value_or("default (tctildr probing)");
@@ -162,6 +188,7 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
          + std::to_string(p.revision % 100));
     check_algorithms(r, ctx.get());
     check_handles(r, ctx.get(), primaries);
+    check_loaded(r, ctx.get(), tcti, fix);
     check_lockout(r, p);
   } catch (const Error& e) {
     r.fail("TCTI " + name + " (from " + tcti_source(g) + "): " + e.what(), e.hint());
@@ -169,10 +196,10 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
 }
 
 void
-run_doctor(const OutputFormat& output, const GlobalOptions& g)
+run_doctor(const OutputFormat& output, const GlobalOptions& g, bool fix)
 {
   Report r(output.json());
-  check_tpm(r, g, doctor_primaries(g));
+  check_tpm(r, g, doctor_primaries(g), fix);
   check_store(r, g);
   check_tools(r);
   if (output.json()) {
@@ -195,7 +222,11 @@ add_doctor(CLI::App& app, const GlobalOptions& g)
               "Exit status 0 when nothing FAILs (WARN lines do not count), else 1.");
   auto output = std::make_shared<OutputFormat>();
   add_output_option(sub, *output, DefaultOutput::k_text);
-  sub->callback([output, &g]() { run_doctor(*output, g); });
+  auto fix = std::make_shared<bool>(false);
+  sub->add_flag("--fix", *fix,
+                "free transient objects and sessions that killed processes left in a TPM "
+                "without resource manager (swtpm:, mssim:, device:/dev/tpm0)");
+  sub->callback([output, fix, &g]() { run_doctor(*output, g, *fix); });
 }
 
 } // namespace ptool::cli

@@ -168,6 +168,7 @@ doctor_check_name(const std::string& text)
     {"persistent handle", "persistent-handles"},
     {"primary ", "persistent-handles"},
     {"dictionary-attack lockout", "lockout"},
+    {"loaded in the TPM", "loaded-handles"},
     {"store directory", "store-permissions"},
     {"store database", "store-permissions"},
     {"store", "store"},

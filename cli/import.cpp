@@ -177,6 +177,7 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
 
   // 4. Store private (or secret) first, then public.
   store::Transaction tx(st);
+  recheck_seal(st, t.token, t.seal, false);
   for (const AttrMap& attrs : objects) {
     st.insert_object(t.token.id, attrs);
   }

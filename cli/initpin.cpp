@@ -49,6 +49,7 @@ run_initpin(const InitPinOptions& o, const GlobalOptions& g)
     pc.create(tpm::seal_template(), crypto::hash_pass(userpin, salt), key_text, true);
 
   store::Transaction tx(st);
+  recheck_seal(st, token, *seal, true);
   SealBlobs blobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), salt};
   store_user_seal(st, token, blobs, userpin.empty());
   tx.commit();

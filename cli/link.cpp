@@ -141,6 +141,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   }
 
   store::Transaction tx(st);
+  recheck_seal(st, t.token, t.seal, false);
   for (const auto& objects : all) {
     for (const AttrMap& attrs : objects) {
       st.insert_object(t.token.id, attrs);

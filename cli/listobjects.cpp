@@ -44,7 +44,7 @@ run_listobjects(const std::string& label, const OutputFormat& output, const Glob
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
   Token token = find_token(st, label);
   std::vector<YamlNode> out;
-  for (const Object& o : st.objects(token.id)) {
+  for (const Object& o : st.objects_skipping(token.id, warn_bad_row())) {
     out.push_back(describe(o, output.json()));
   }
   if (!out.empty() || output.json()) {

@@ -19,7 +19,7 @@ run_listtokens(int64_t pid, const OutputFormat& output, const GlobalOptions& g)
   // Upstream lists nothing for an unknown pid; a typo deserves an error instead.
   find_primary(st, pid);
   std::vector<YamlNode> out;
-  for (const Token& t : st.tokens(pid)) {
+  for (const Token& t : st.tokens_skipping(warn_bad_row(), pid)) {
     out.push_back(YamlNode::map(
       {{YamlNode::string("id"), YamlNode::integer(t.id)},
        {YamlNode::string("label"), t.label ? YamlNode::string(*t.label) : YamlNode::null()}}));

@@ -10,8 +10,11 @@
 #include <sqlite3.h>
 
 #include "cli/commands.hpp"
+#include "cli/common.hpp"
 #include "cli/spinner.hpp"
 #include "core/error.hpp"
+#include "core/tpm/esys.hpp"
+#include "core/tpm/stale.hpp"
 
 namespace {
 
@@ -73,7 +76,17 @@ main(int argc, char** argv)
   std::vector<std::string> args = ptool::cli::take_argv(argc, argv);
   std::reverse(args.begin(), args.end());
   try {
-    app.parse(args);
+    // A TPM without resource manager that is full of what killed processes left: the first
+    // run has flushed its own handles on the way out, so everything still loaded is stale;
+    // free it and run the command once more (same arguments, same secrets).
+    const std::vector<std::string> original = args;
+    ptool::tpm::retry_when_full(
+      [&] {
+        args = original;
+        app.parse(args);
+      },
+      [&] { return ptool::tpm::resolve_tcti(global.tcti); }, [] { ptool::cli::replay_secrets(); },
+      [](const std::string& line) { std::cerr << "tpm2-ptool: " << line << "\n"; });
     return 0; // the subcommand's callback ran inside parse()
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

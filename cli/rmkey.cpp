@@ -54,7 +54,7 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
   store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
   Token token = find_token(st, o.label);
-  std::vector<Object> objects = st.objects(token.id);
+  std::vector<Object> objects = st.objects_skipping(token.id, warn_bad_row());
 
   int64_t key_row = -1;
   if (o.key_label) {

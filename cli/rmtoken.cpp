@@ -15,8 +15,16 @@ run_rmtoken(const std::string& label, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_existing);
   store::Transaction tx(st);
-  Token token = find_token(st, label);
-  st.delete_token(token.id);
+  int64_t id = 0;
+  try {
+    id = find_token(st, label).id;
+  } catch (const store::BadRowError& e) {
+    if (e.table() != "tokens") {
+      throw;
+    }
+    id = e.id(); // an unreadable token row can still be removed, with its children
+  }
+  st.delete_token(id);
   tx.commit();
 }
 

@@ -7,6 +7,7 @@
 #include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
+#include "core/keys/openssh.hpp"
 
 #ifndef PTOOL_MODULE_PATH
 #define PTOOL_MODULE_PATH "/usr/lib/pkcs11/tpm2-ptool-pkcs11.so"
@@ -72,10 +73,14 @@ run_ssh_config(const SshConfigOptions& o, const GlobalOptions& g)
             << "    IdentityAgent none\n";
   if (token) {
     // With IdentitiesOnly, ssh offers only the module's keys that have a matching IdentityFile.
-    std::cout << "    # only the keys of token \"" << token->label.value_or("")
-              << "\"; create the file with:\n"
-              << "    #   tpm2-ptool ssh-pubkey --label '" << token->label.value_or("") << "' > "
-              << pub << "\n"
+    // Pasted into ssh_config and run in a shell: no control character, quotes kept quoted.
+    std::string shown = keys::printable_comment(token->label.value_or(""));
+    std::string quoted;
+    for (char c : shown) {
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    std::cout << "    # only the keys of token \"" << shown << "\"; create the file with:\n"
+              << "    #   tpm2-ptool ssh-pubkey --label '" << quoted << "' > " << pub << "\n"
               << "    IdentityFile " << pub << "\n"
               << "    IdentitiesOnly yes\n";
   }

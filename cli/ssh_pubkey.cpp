@@ -77,7 +77,7 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
   // ssh-keygen -D lists the token's public-key objects in object order; so do we.
   size_t printed = 0;
   std::vector<YamlNode> keys_json;
-  for (const Object& obj : st.objects(token.id)) {
+  for (const Object& obj : st.objects_skipping(token.id, warn_bad_row())) {
     if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_public_key || !matches(obj.attrs, o)) {
       continue;
     }

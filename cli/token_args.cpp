@@ -64,6 +64,25 @@ store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin
   }
 }
 
+void
+recheck_seal(const store::Store& st, const Token& token, const SealObject& used, bool whole)
+{
+  auto same = [whole](const SealBlobs& a, const SealBlobs& b) {
+    return a.pub == b.pub && (!whole || (a.priv == b.priv && a.salt == b.salt));
+  };
+  std::optional<SealObject> now = st.seal_object(token.id);
+  bool ok = now && now->id == used.id && same(now->so, used.so)
+            && now->user.has_value() == used.user.has_value()
+            && (!now->user || same(*now->user, *used.user));
+  if (!ok) {
+    throw Error(ExitCode::k_general,
+                "token " + std::to_string(token.id)
+                  + "'s seal objects changed while this command ran (another changepin, initpin "
+                    "or rmtoken); nothing was written",
+                "run the command again");
+  }
+}
+
 Token
 find_token(const store::Store& st, const std::string& label)
 {

@@ -46,6 +46,13 @@ TokenForKeys resolve_token_for_keys(const store::Store& st, const std::string& l
 // new PIN (upstream §6). Call inside a store::Transaction.
 void store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin_empty);
 
+// Inside the write transaction: reads the token's seal row again and throws (nothing
+// written) unless it is still the one the command used before the transaction began, so a
+// concurrent changepin / initpin / rmtoken+addtoken is never overwritten or mixed with ours.
+// `whole`: every blob and salt must match (changepin, initpin); otherwise only the sealed
+// objects' public areas, i.e. the same wrapping key (addkey, import, link).
+void recheck_seal(const store::Store& st, const Token& token, const SealObject& used, bool whole);
+
 // Looks a token up by label; throws not-found with upstream's message.
 Token find_token(const store::Store& st, const std::string& label);
 Primary find_primary(const store::Store& st, int64_t pid);

@@ -244,7 +244,7 @@ _tpm2_ptool()
     ssh-config)
         _tpm2_ptool_words '--help -h --host --label --module --output' ;;
     doctor)
-        _tpm2_ptool_words '--help -h --output' ;;
+        _tpm2_ptool_words '--help -h --output --fix' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'

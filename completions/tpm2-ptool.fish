@@ -275,6 +275,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using doctor' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l fix -d 'free transient objects and sessions that killed processes left in a TPM without resource manager (swtpm:, mssim:, device:/dev/tpm0)'
     complete -c $c -n '__tpm2_ptool_using completion' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using completion' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using completion' -a 'bash zsh fish'

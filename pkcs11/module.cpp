@@ -9,6 +9,7 @@
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/tpm/stale.hpp"
 
 namespace ptool::p11 {
 
@@ -272,6 +273,7 @@ Module::tpm(TokenState& ts)
       fail(CKR_DEVICE_ERROR);
     }
     auto tcti = tpm::resolve_tcti(ts.token.config.tcti);
+    ts.tcti = tcti;
     log(LogLevel::k_debug, "opening the TPM for token " + std::to_string(ts.token.id));
     ts.esys = std::make_unique<tpm::EsysContext>(tcti);
     const char* owner = std::getenv("TPM2_PKCS11_OWNER_AUTH");
@@ -296,7 +298,26 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
   if (!so && !seal->user) {
     fail(CKR_USER_PIN_NOT_INITIALIZED);
   }
-  ts.wrapping_key = tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin);
+  // C_Login and an empty-PIN token's first key: on a TPM without resource manager that
+  // killed processes filled, free their leftovers and try once more (not while another token
+  // of this process has the TPM open: what is loaded may be ours).
+  tpm::retry_when_full(
+    [&] { ts.wrapping_key = tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
+    [&]() -> std::optional<std::string> {
+      for (const auto& [slot, other] : m_tokens) {
+        if (&other != &ts && other.esys) {
+          return std::nullopt;
+        }
+      }
+      return ts.tcti;
+    },
+    [&] {
+      ts.loaded.clear();
+      ts.last_use.clear();
+      ts.pc.reset();
+      ts.esys.reset();
+    },
+    [](const std::string& line) { log(LogLevel::k_warn, line); });
 }
 
 void

@@ -39,6 +39,7 @@ struct TokenState
   std::map<int64_t, tpm::TpmObject> loaded;
   std::map<int64_t, uint64_t> last_use;
   uint64_t use_counter = 0;
+  std::optional<std::string> tcti; // what the TPM side was last opened with
 
   bool private_visible() const { return login == Login::k_user || token.config.empty_user_pin; }
 };

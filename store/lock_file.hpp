@@ -3,11 +3,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include "core/c_handles.hpp"
+#include "core/error.hpp"
 
 namespace ptool::store {
 
@@ -20,7 +23,19 @@ class LockFile
 public:
   explicit LockFile(std::string path) : m_path(std::move(path))
   {
-    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
+    // Never through a symbolic link: in a directory others can write, one would make us
+    // create (or truncate nothing, but create) a file wherever it points.
+    m_fd = Fd(::open(m_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
+    struct stat st
+    {};
+    if (!m_fd && errno == ELOOP) {
+      throw Error(ExitCode::k_general, m_path + " is a symbolic link; refusing to follow it",
+                  "remove it ('rm " + m_path + "'): the lock file is an empty regular file");
+    }
+    if (m_fd && (fstat(m_fd.get(), &st) != 0 || !S_ISREG(st.st_mode))) {
+      throw Error(ExitCode::k_general, m_path + " is not a regular file",
+                  "remove it: the lock file is an empty regular file");
+    }
     if (m_fd) {
       flock(m_fd.get(), LOCK_EX);
     }

@@ -179,12 +179,12 @@ private:
 };
 
 [[noreturn]] void
-bad_row(const Store& s, const char* table, int64_t id, const std::exception& e)
+bad_row(const Store& s, const char* table, int64_t id, const std::exception& e,
+        const std::string& label = {})
 {
-  throw Error(ExitCode::k_general,
-              s.path().string() + ": " + table + " row " + std::to_string(id)
-                + " is unreadable: " + e.what(),
-              "the row was written by something else or damaged; other rows still work");
+  throw BadRowError(s.path().string() + ": " + table + " row " + std::to_string(id)
+                      + " is unreadable: " + e.what(),
+                    table, id, label);
 }
 
 Primary
@@ -216,7 +216,7 @@ token_from(const Stmt& st, const Store& store)
   try {
     t.config = parse_token_config(st.text(3));
   } catch (const std::exception& e) {
-    bad_row(store, "tokens", t.id, e);
+    bad_row(store, "tokens", t.id, e, t.label.value_or(""));
   }
   return t;
 }
@@ -235,10 +235,39 @@ object_from(const Stmt& st, const Store& store)
   return o;
 }
 
-// Creates `dir` (0700) when missing.
+// Refuses a store path that is a symbolic link, or that belongs to someone other than the
+// caller or root (who could then read or swap the database under us). `what`: "store
+// directory" / "store database". Missing paths pass. `follow`: a link is allowed and its
+// target checked (an existing store directory the user linked somewhere).
+void
+check_path_is_ours(const fs::path& path, const char* what, bool follow = false)
+{
+  struct stat st
+  {};
+  if ((follow ? stat(path.c_str(), &st) : lstat(path.c_str(), &st)) != 0) {
+    return;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    throw Error(ExitCode::k_general,
+                std::string(what) + " " + path.string()
+                  + " is a symbolic link; refusing to follow it",
+                "give the real path with --path / TPM2_PKCS11_STORE, or remove the link if you "
+                "did not make it");
+  }
+  if (st.st_uid != geteuid() && st.st_uid != 0) {
+    throw Error(ExitCode::k_general,
+                std::string(what) + " " + path.string() + " belongs to uid "
+                  + std::to_string(st.st_uid) + ", not to you (uid " + std::to_string(geteuid())
+                  + ") or root: its owner could read or replace the store",
+                "use a store of your own (--path / TPM2_PKCS11_STORE), or have it chowned to you");
+  }
+}
+
+// Creates `dir` (0700) when missing; an existing one must be a real directory of ours.
 void
 ensure_dir(const fs::path& dir)
 {
+  check_path_is_ours(dir, "store directory");
   std::error_code ec;
   if (fs::is_directory(dir, ec)) {
     return;
@@ -250,6 +279,27 @@ ensure_dir(const fs::path& dir)
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw Error(ExitCode::k_general,
                 "cannot create store directory " + dir.string() + ": " + std::strerror(errno));
+  }
+  // mkdir never follows a link in the last component, but one may have appeared (EEXIST).
+  check_path_is_ours(dir, "store directory");
+}
+
+// Creates the database file 0600 (whatever the umask; SQLite gives its journal the same
+// mode) with O_EXCL|O_NOFOLLOW, so nothing is ever created where a symbolic link points; an
+// existing file must be a regular file of ours.
+void
+ensure_db_file(const fs::path& db_path)
+{
+  check_path_is_ours(db_path, "store database");
+  Fd fd(::open(db_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd && errno == EEXIST) {
+    check_path_is_ours(db_path, "store database");
+    return;
+  }
+  if (!fd) {
+    throw Error(ExitCode::k_general,
+                "cannot create " + db_path.string() + ": " + std::strerror(errno),
+                "check the store directory's permissions");
   }
 }
 
@@ -288,14 +338,10 @@ Store::open(const fs::path& dir, Mode mode)
   }
   if (mode == Mode::k_read_write) {
     ensure_dir(dir);
-    // Create the file ourselves so it is 0600 whatever the umask; SQLite gives its journal
-    // the same mode.
-    Fd fd(::open(db_path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd) {
-      throw Error(ExitCode::k_general,
-                  "cannot open " + db_path.string() + ": " + std::strerror(errno),
-                  "check the store directory's permissions");
-    }
+    ensure_db_file(db_path);
+  } else {
+    check_path_is_ours(dir, "store directory", true);
+    check_path_is_ours(db_path, "store database");
   }
   if (mode == Mode::k_read_only) {
     recover_hot_journal(db_path);
@@ -469,10 +515,14 @@ Store::objects(int64_t tokid) const
 }
 
 std::vector<Token>
-Store::tokens_skipping(const BadRow& bad) const
+Store::tokens_skipping(const BadRow& bad, std::optional<int64_t> pid) const
 {
   std::vector<Token> out;
-  Stmt st(*this, "SELECT id, pid, label, config FROM tokens ORDER BY id");
+  Stmt st(*this, pid ? "SELECT id, pid, label, config FROM tokens WHERE pid=? ORDER BY id"
+                     : "SELECT id, pid, label, config FROM tokens ORDER BY id");
+  if (pid) {
+    st.bind(1, *pid);
+  }
   while (st.step()) {
     try {
       out.push_back(token_from(st, *this));

@@ -22,6 +22,27 @@ inline constexpr const char* k_db_name = "tpm2_pkcs11.sqlite3";
 // directory.
 std::filesystem::path locate(const std::optional<std::string>& path_option);
 
+// What a row that cannot be parsed throws: a ptool::Error that also says which row, so a
+// command can skip it and tell the user how to remove it. `label` is the token's label for
+// a tokens row (when readable), else empty.
+class BadRowError : public Error
+{
+public:
+  BadRowError(const std::string& message, std::string table, int64_t id, std::string label)
+      : Error(ExitCode::k_general, message,
+              "the row was written by something else or damaged; other rows still work"),
+        m_table(std::move(table)), m_id(id), m_label(std::move(label))
+  {}
+  const std::string& table() const { return m_table; }
+  int64_t id() const { return m_id; }
+  const std::string& label() const { return m_label; }
+
+private:
+  std::string m_table;
+  int64_t m_id;
+  std::string m_label;
+};
+
 // An open tpm2-pkcs11 store (schema 8, upstream's exact format). Reads never change the
 // file; every write goes through a Transaction. Errors are ptool::Error naming the file.
 class Store
@@ -49,7 +70,8 @@ public:
   // Like tokens() / objects(), but a row that cannot be parsed is handed to `bad` (the Error
   // names it) and skipped, so one damaged row does not hide the others (PKCS#11 module).
   using BadRow = std::function<void(const Error&)>;
-  std::vector<Token> tokens_skipping(const BadRow& bad) const;
+  std::vector<Token> tokens_skipping(const BadRow& bad,
+                                     std::optional<int64_t> pid = std::nullopt) const;
   std::vector<Object> objects_skipping(int64_t tokid, const BadRow& bad) const;
 
   // Writes; call inside a Transaction. Return the new row id.

@@ -17,6 +17,7 @@ full command, exit status, stdout and stderr in the message.
 """
 
 import os
+import random
 import re
 import select
 import shutil
@@ -333,21 +334,39 @@ def _listening_ports(pid):
     return ports
 
 
-def _candidate_port():
-    """An even port P where P and P+1 are currently free on loopback."""
-    while True:
-        with socket.socket() as s:
-            s.bind((LOOPBACK, 0))
-            port = s.getsockname()[1] & ~1
-        if port < 1024 or port + 1 > 65535:
-            continue
+# Not the module-level random: a test that seeds it must not make ports repeat.
+_PORT_RNG = random.SystemRandom()
+
+
+def _ephemeral_low():
+    """First port of the kernel's ephemeral range (outgoing connections take ports there)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_free(port):
+    """True when ``port`` can be bound on loopback.  No SO_REUSEADDR, so a port that a
+    closed connection still holds in TIME-WAIT counts as taken (swtpm would fail on it)."""
+    with socket.socket() as s:
         try:
-            for p in (port, port + 1):
-                with socket.socket() as s:
-                    s.bind((LOOPBACK, p))
+            s.bind((LOOPBACK, port))
         except OSError:
-            continue
-        return port
+            return False
+    return True
+
+
+def _candidate_port():
+    """An even port P below the ephemeral range where P and P+1 (swtpm's control port) are
+    both free on loopback, so no outgoing connection can take or hold them."""
+    high = min(_ephemeral_low(), 65536) - 2
+    low = 10000 if high > 20000 else 1024
+    while True:
+        port = _PORT_RNG.randrange(low, high) & ~1
+        if _port_free(port) and _port_free(port + 1):
+            return port
 
 
 def _new_tmpdir(prefix):

@@ -103,9 +103,45 @@ openssh_public_line(const AttrMap& attrs)
   std::string line = key_type + " " + base64(blob);
   const Bytes* label = attr_bytes(attrs, ck::k_label);
   if (label && !label->empty()) {
-    line += " " + std::string(label->begin(), label->end());
+    line += " "
+            + printable_comment(
+              std::string_view(reinterpret_cast<const char*>(label->data()), label->size()));
   }
   return line;
+}
+
+std::string
+printable_comment(std::string_view label)
+{
+  std::string out;
+  out.reserve(label.size());
+  size_t i = 0;
+  while (i < label.size()) {
+    auto c = static_cast<unsigned char>(label[i]);
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
+    bool ok = len != 0 && i + len <= label.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; ok && k < len; ++k) {
+      auto cc = static_cast<unsigned char>(label[i + k]);
+      ok = (cc & 0xc0) == 0x80;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    static constexpr uint32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp >= k_min[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
+    bool control = cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+    if (!ok || control) {
+      out += '?';
+      i += ok ? len : 1; // a broken sequence: replace its first byte, look again at the next
+    } else {
+      out.append(label.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
 }
 
 std::string

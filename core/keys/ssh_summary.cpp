@@ -46,7 +46,8 @@ openssh_fingerprint_line(const AttrMap& attrs)
     name = "ECDSA";
   }
   const Bytes* label = attr_bytes(attrs, ck::k_label);
-  std::string comment = label && !label->empty() ? to_string(*label) : "no comment";
+  std::string comment =
+    label && !label->empty() ? printable_comment(to_string(*label)) : "no comment";
   return bits + " " + openssh_fingerprint(*line) + " " + comment + " (" + name + ")";
 }
 

@@ -65,7 +65,18 @@ auth_hint(AuthKind auth)
   return "an authorization value is wrong";
 }
 
+constexpr const char* k_full_hint =
+  "the TPM has no free slots: on a TPM without resource manager, flush what killed processes "
+  "left with 'tpm2_flushcontext -t' (transient objects) and 'tpm2_flushcontext -l' (loaded "
+  "sessions), or use a resource manager (device:/dev/tpmrm0 or tabrmd)";
+
 } // namespace
+
+bool
+is_tpm_full(const Error& e)
+{
+  return e.code() == ExitCode::k_general && e.hint() == k_full_hint;
+}
 
 bool
 is_lockout(const Error& e)
@@ -117,9 +128,7 @@ check_rc(TSS2_RC rc, const char* what, AuthKind auth)
   }
   if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY
       || code == TPM2_RC_OBJECT_HANDLES || code == TPM2_RC_SESSION_HANDLES) {
-    throw Error(ExitCode::k_general, message,
-                "the TPM has no free slots: flush stale handles (tpm2_flush -t / -s) or use a "
-                "resource manager (device:/dev/tpmrm0)");
+    throw Error(ExitCode::k_general, message, k_full_hint);
   }
   if (code == TPM2_RC_INITIALIZE) {
     throw Error(ExitCode::k_tcti, message, "the TPM was not started: run 'tpm2_startup -c'");

@@ -31,6 +31,11 @@ void check_rc(TSS2_RC rc, const char* what, AuthKind auth = AuthKind::k_none);
 // auth value; both have ExitCode::k_auth.
 bool is_lockout(const Error& e);
 
+// True when `e` (from check_rc) says the TPM is out of object or session memory or handles
+// (TPM_RC_OBJECT_MEMORY, TPM_RC_SESSION_MEMORY, …): never a sign of an evicted or cleared
+// object.
+bool is_tpm_full(const Error& e);
+
 // True when `rc` is a TPM parameter error that means "this TPM cannot do that algorithm"
 // (key size, curve, scheme, symmetric, hash, value).
 bool is_unsupported_parameter(TSS2_RC rc);

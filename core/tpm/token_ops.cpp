@@ -94,8 +94,8 @@ PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
     } catch (const Error& e) {
       // The first TPM command to use the primary: when the handle was evicted or the TPM
       // cleared, say which primary, not just "the handle is not correct for the use".
-      if (e.code() != ExitCode::k_general) {
-        throw;
+      if (e.code() != ExitCode::k_general || is_tpm_full(e)) {
+        throw; // a full TPM is not an evicted primary: never suggest destroying it
       }
       TPM2_HANDLE handle = 0;
       Esys_TR_GetTpmHandle(ctx, m_primary.get(), &handle);

@@ -158,3 +158,28 @@ def test_upstream_module_uses_changed_pin(swtpm, store, tmp_path):
                "--id", key_id.encode().hex(), "-i", msg, "-o", sig], env=env, check=False)
     assert bad.returncode != 0
     reset_lockout(swtpm)
+
+
+def test_changepin_rereads_the_seal_row_inside_its_transaction(swtpm, store, tmp_path):
+    """A changepin that read the seal row, then waited (here: for its new PIN on a FIFO) while
+    another changepin finished, must not overwrite that one's seal object with a PIN change of
+    the old one: it fails with nothing written, and the other's PIN stays valid."""
+    import os
+    import subprocess
+    from ptool_fixtures import PTOOL_BIN
+    env = make_token(swtpm, store)
+    fifo = tmp_path / "newpin"
+    os.mkfifo(fifo, 0o600)
+    slow = subprocess.Popen([PTOOL_BIN, "changepin", "--label", "tok", "--old", USER_PIN,
+                             "--new-file", str(fifo)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        with open(fifo, "w") as f:  # opens once the slow one reads its new PIN
+            run_ptool(["changepin", "--label", "tok", "--old", USER_PIN, "--new", "second"], env)
+            f.write("first\n")
+        out, err = slow.communicate(timeout=60)
+    finally:
+        slow.kill()
+    assert slow.returncode == 1, err
+    assert "seal objects changed while this command ran" in err and "nothing was written" in err
+    _verify(env, "--userpin", "second")

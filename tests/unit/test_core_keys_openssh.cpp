@@ -265,3 +265,23 @@ TEST(OpenSsh, Base64)
 
 } // namespace
 } // namespace ptool::keys
+
+// Labels become OpenSSH comments in authorized_keys and on terminals: no control character and
+// no broken UTF-8 gets through, everything else is kept.
+TEST(OpensshComment, ControlsAndBrokenUtf8BecomeQuestionMarks)
+{
+  EXPECT_EQ(ptool::keys::printable_comment("laptop key"), "laptop key");
+  EXPECT_EQ(ptool::keys::printable_comment("x\nssh-ed25519 AAAA attacker"),
+            "x?ssh-ed25519 AAAA attacker");
+  EXPECT_EQ(ptool::keys::printable_comment("a\r\tb\x7f"), "a??b?");
+  EXPECT_EQ(ptool::keys::printable_comment("\x1b]0;owned\x07"), "?]0;owned?");
+  EXPECT_EQ(ptool::keys::printable_comment(std::string("nul\0x", 5)), "nul?x");
+  EXPECT_EQ(ptool::keys::printable_comment("c1\xc2\x9b"
+                                           "31m"),
+            "c1?31m"); // U+009B CSI
+  EXPECT_EQ(ptool::keys::printable_comment("caf\xc3\xa9 \xe2\x82\xac"),
+            "caf\xc3\xa9 \xe2\x82\xac");                                  // é €
+  EXPECT_EQ(ptool::keys::printable_comment("bad\xff\xc3"), "bad??");      // invalid, truncated
+  EXPECT_EQ(ptool::keys::printable_comment("over\xc0\xaf"), "over??");    // overlong '/'
+  EXPECT_EQ(ptool::keys::printable_comment("sur\xed\xa0\x80"), "sur???"); // UTF-16 surrogate
+}
