@@ -22,6 +22,12 @@ inline constexpr const char* k_db_name = "tpm2_pkcs11.sqlite3";
 // directory.
 std::filesystem::path locate(const std::optional<std::string>& path_option);
 
+// Throws a "permission denied" Error naming the store's owner and what to do when this user
+// cannot reach the store's database in `dir` (the directory is not searchable, or the file
+// is not readable, or not writable when `write`). Returns quietly when it is reachable or
+// simply absent.
+void check_access(const std::filesystem::path& dir, bool write);
+
 // An open tpm2-pkcs11 store (schema 8, upstream's exact format). Reads never change the
 // file; every write goes through a Transaction. Errors are ptool::Error naming the file.
 class Store
