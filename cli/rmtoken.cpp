@@ -10,12 +10,28 @@ namespace ptool::cli {
 
 namespace {
 
+struct RmTokenOptions
+{
+  std::string label;
+  bool yes = false;
+};
+
 void
-run_rmtoken(const std::string& label, const GlobalOptions& g)
+run_rmtoken(const RmTokenOptions& o, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_existing);
+  {
+    // Asked before the transaction, so no writer waits on the answer.
+    Token token = find_token(st, o.label);
+    size_t n = st.objects(token.id).size();
+    if (!confirm_delete(o.yes, "This will delete token \"" + o.label + "\" with its "
+                                 + std::to_string(n) + " object" + (n == 1 ? "" : "s") + " from "
+                                 + st.path().string() + "; its keys cannot be recovered")) {
+      return;
+    }
+  }
   store::Transaction tx(st);
-  Token token = find_token(st, label);
+  Token token = find_token(st, o.label);
   st.delete_token(token.id);
   tx.commit();
 }
@@ -25,11 +41,13 @@ run_rmtoken(const std::string& label, const GlobalOptions& g)
 void
 add_rmtoken(CLI::App& app, const GlobalOptions& g)
 {
-  auto label = std::make_shared<std::string>();
+  auto opts = std::make_shared<RmTokenOptions>();
   CLI::App* sub = app.add_subcommand("rmtoken", "Remove a token and all its objects");
-  sub->footer("Example: tpm2-ptool rmtoken --label ssh");
-  sub->add_option("--label", *label, "label of the token to remove")->required();
-  sub->callback([label, &g]() { run_rmtoken(*label, g); });
+  sub->footer("Example: tpm2-ptool rmtoken --label ssh --yes\n"
+              "On a terminal it asks first; --yes (or no terminal) does not ask.");
+  sub->add_option("--label", opts->label, "label of the token to remove")->required();
+  sub->add_flag("--yes,-y", opts->yes, "do not ask for confirmation");
+  sub->callback([opts, &g]() { run_rmtoken(*opts, g); });
 }
 
 } // namespace ptool::cli
