@@ -259,8 +259,7 @@ ensure_dir(const fs::path& dir)
 std::optional<std::string>
 owner_name(const fs::path& p)
 {
-  struct stat st
-  {};
+  struct stat st = {};
   if (::stat(p.c_str(), &st) != 0) {
     return std::nullopt;
   }
@@ -312,8 +311,9 @@ check_access(const fs::path& dir, bool write)
     if (errno == EACCES) {
       throw_permission(db_path, dir); // the directory is not ours to enter
     }
-    if (write && ::access(dir.c_str(), F_OK) == 0 && ::access(dir.c_str(), W_OK | X_OK) != 0
-        && errno == EACCES) {
+    struct stat st = {};
+    if (write && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)
+        && ::access(dir.c_str(), W_OK | X_OK) != 0 && errno == EACCES) {
       throw_permission(dir, dir); // creating the database needs the directory
     }
     return;
