@@ -160,15 +160,6 @@ run_init(const InitOptions& o, const GlobalOptions& g)
 
   // 3. TPM work; nothing persists unless the store row is committed.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  // A plain init on a TPM whose default handle already holds a primary made from the very
-  // template init would use takes that one rather than persisting an identical copy at the
-  // next handle: the same seed and template give the same key. Only without --primary-auth:
-  // an auth value is not part of the public area, so one asked for could not be checked.
-  if (!transient && !adopt && primary_auth.empty()
-      && tpm::matching_primary_template(ctx.get(), k_default_handle) == "tpm2-tools-default") {
-    adopt = true;
-    adopt_handle = k_default_handle;
-  }
   Primary p;
   p.objauth = primary_auth;
   std::optional<tpm::PersistentPrimary> created;
@@ -178,9 +169,34 @@ run_init(const InitOptions& o, const GlobalOptions& g)
     p.template_name = template_name;
   } else if (adopt) {
     p.esys_tr = adopt_handle ? tpm::read_persistent(ctx.get(), *adopt_handle) : adopt_tr;
-  } else {
+  } else if (!primary_auth.empty()) {
     created.emplace(ctx.get(), hierarchy_auth, primary_auth, std::nullopt);
     p.esys_tr = created->result().esys_tr;
+  } else {
+    // A TPM whose default handle already holds a primary made from the very template init
+    // uses: take that one (as --primary-handle does) rather than persisting an identical copy
+    // at the next handle; the same seed and template give the same key. Only without
+    // --primary-auth: an auth value is not in the public area, so it could not be checked.
+    // Asking PersistentPrimary for the default handle first costs no extra TPM command when
+    // the handle is free (the usual case); it refuses, before any TPM work, when it is taken
+    // (k_usage), or fails at EvictControl when a concurrent init took it meanwhile.
+    try {
+      created.emplace(ctx.get(), hierarchy_auth, primary_auth, k_default_handle);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::k_usage && e.code() != ExitCode::k_general) {
+        throw;
+      }
+    }
+    if (created) {
+      p.esys_tr = created->result().esys_tr;
+    } else if (tpm::matching_primary_template(ctx.get(), k_default_handle)
+               == "tpm2-tools-default") {
+      adopt = true;
+      p.esys_tr = tpm::read_persistent(ctx.get(), k_default_handle);
+    } else {
+      created.emplace(ctx.get(), hierarchy_auth, primary_auth, std::nullopt);
+      p.esys_tr = created->result().esys_tr;
+    }
   }
 
   // 4. One transaction, then output.
