@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // tpm2-ptool addkey: create a key in the TPM under a token's primary and store it.
+#include <cctype>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -107,10 +108,24 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
 {
   // 1. Validate.
   auto alg = tpm::parse_algorithm(o.algorithm);
+  std::string lower;
+  for (char c : o.algorithm) {
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (!alg
+      && (lower.starts_with("ed25519") || lower.starts_with("ed448") || lower.starts_with("x25519")
+          || lower.starts_with("curve25519"))) {
+    throw Error(ExitCode::k_unsupported,
+                "TPMs do not do " + o.algorithm
+                  + ": TPM 2.0 has no Edwards curves (Ed25519/Ed448), only NIST/BN curves",
+                "for an SSH key use --algorithm ecc256 (ecdsa-sha2-nistp256, which every "
+                "OpenSSH accepts); 'tpm2-ptool doctor' lists what this TPM supports");
+  }
   if (!alg) {
     throw_usage("unknown --algorithm '" + o.algorithm + "'",
                 "choose one of rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 "
-                "ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512");
+                "ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512 ('tpm2-ptool "
+                "doctor' lists the ones this TPM supports)");
   }
   if (o.id && o.id->empty()) {
     throw_usage("--id must not be empty");

@@ -24,7 +24,7 @@ constexpr size_t k_max_secret = 1024;
 // Names of every option whose value is a secret (scrubbed from argv after parsing).
 const char* const k_secret_flags[] = {
   "--userpin", "--sopin", "--primary-auth", "--hierarchy-auth", "--owner-auth",
-  "--old",     "--new",   "--auth",         "--passin"};
+  "--old",     "--new",   "--auth",         "--passin",         "--lockout-auth"};
 
 SecureBytes
 read_all(int fd, const std::string& where)
@@ -476,6 +476,30 @@ parse_number(const std::string& text, const char* what)
                 "give a number, e.g. 1 or 0x81000001");
   }
   return v;
+}
+
+bool
+confirm(const std::string& question)
+{
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return false;
+  }
+  return !line.empty() && (line[0] == 'y' || line[0] == 'Y');
+}
+
+bool
+confirm_delete(bool yes, const std::string& question)
+{
+  if (yes || !isatty(STDIN_FILENO)) {
+    return true;
+  }
+  if (confirm(question)) {
+    return true;
+  }
+  std::cerr << "tpm2-ptool: nothing changed\n";
+  return false;
 }
 
 std::string

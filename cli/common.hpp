@@ -72,6 +72,12 @@ store::Store::BadRow warn_bad_row();
 // Parses a number written in any base (0x…, 0…, decimal); throws a usage error naming `what`.
 int64_t parse_number(const std::string& text, const char* what);
 
+// Upstream's y/N question on stderr; only an answer starting with y or Y proceeds.
+bool confirm(const std::string& question);
+// For commands that delete keys: with --yes, or with stdin not a terminal (scripts, as
+// upstream), true; on a terminal, asks `question`. On "no", prints that nothing changed.
+bool confirm_delete(bool yes, const std::string& question);
+
 // Quotes a string for YAML output the way PyYAML's safe_dump would for our values.
 std::string yaml_quote(const std::string& s);
 

@@ -35,18 +35,6 @@ hex_handle(uint32_t h)
   return buf;
 }
 
-// Upstream's y/N question; only a line starting with y or Y proceeds.
-bool
-confirm(const std::string& question)
-{
-  std::cerr << question << " [y/N] " << std::flush;
-  std::string line;
-  if (!std::getline(std::cin, line)) {
-    return false;
-  }
-  return !line.empty() && (line[0] == 'y' || line[0] == 'Y');
-}
-
 // destroy --handle: evict a persistent primary that no store row uses (an interrupted init
 // leaves one behind; doctor reports it).
 void
@@ -61,9 +49,9 @@ destroy_orphan(const DestroyOptions& o, const GlobalOptions& g)
     store::Store st = open_store(g, store::Store::Mode::k_read_only);
     for (const Primary& p : st.primaries()) {
       if (!p.transient && tpm::handle_of_serialized_tr(p.esys_tr) == handle) {
-        throw_usage("primary " + std::to_string(p.id) + " uses persistent handle "
-                      + hex_handle(handle),
-                    "remove it with its tokens: tpm2-ptool destroy --pid " + std::to_string(p.id));
+        throw_usage(
+          "primary " + std::to_string(p.id) + " uses persistent handle " + hex_handle(handle),
+          "primary " + std::to_string(p.id) + "'s tokens and keys need it; nothing was evicted");
       }
     }
   } catch (const Error& e) {
@@ -122,7 +110,9 @@ run_destroy(const DestroyOptions& o, const GlobalOptions& g)
     std::string what = "This will delete the primary object of id \"" + std::to_string(*o.pid)
                        + "\" and all associated data from " + st.path().string();
     if (handle != 0 && !o.keep_handle) {
-      what += " and evict persistent handle " + hex_handle(handle);
+      what += " and evict persistent handle " + hex_handle(handle)
+              + " (other stores on this TPM may use it too; 'tpm2-ptool init --repair' "
+                "re-creates it for them)";
     }
     if (!confirm(what)) {
       std::cerr << "tpm2-ptool: nothing changed\n";

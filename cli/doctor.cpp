@@ -17,6 +17,7 @@
 #include "core/tpm/esys.hpp"
 #include "core/tpm/evict.hpp"
 #include "core/tpm/stale.hpp"
+#include "core/tpm/token_ops.hpp"
 #include "store/inspect.hpp"
 
 namespace ptool::cli {
@@ -112,10 +113,12 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       r.ok("persistent handle " + hex_handle(h) + ": primary " + ids);
       used.erase(it);
     } else if (auto tmpl = tpm::matching_primary_template(ctx, h)) {
-      r.warn("persistent handle " + hex_handle(h) + ": a " + *tmpl
-               + " primary that no primary row uses",
-             "use it with 'tpm2-ptool init --primary-handle " + hex_handle(h)
-               + "', or free it with 'tpm2-ptool destroy --handle " + hex_handle(h) + "'");
+      // Never "unused": other stores (other users, other --path) and other tools may hang
+      // their keys under it, and this store cannot see them.
+      r.ok("persistent handle " + hex_handle(h) + ": a " + *tmpl
+           + " primary not used by this store (other stores or tools may own it; to use it "
+             "here: 'tpm2-ptool init --primary-handle "
+           + hex_handle(h) + "')");
     } else {
       r.ok("persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
     }
@@ -123,10 +126,10 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
   for (const auto& [h, ids] : used) {
     for (int64_t id : ids) {
       r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
-               + ", which this TPM does not hold",
-             "is this the TPM the store was made on? Remove the primary with 'tpm2-ptool "
-             "destroy --pid "
-               + std::to_string(id) + "' if it is gone for good");
+               + ", which is empty in this TPM",
+             "re-create it from its template with 'tpm2-ptool init --repair --pid "
+               + std::to_string(id)
+               + "' (refused if this is not the TPM the store was made on, or it was cleared)");
     }
   }
 }
@@ -139,7 +142,7 @@ check_lockout(Report& r, const tpm::TpmProperties& p)
   if (p.in_lockout) {
     r.fail(state + ", locked out", "wait " + std::to_string(p.lockout_interval)
                                      + " s per failure, or clear it with "
-                                       "'tpm2_dictionarylockout -c' (lockout auth)");
+                                       "'tpm2-ptool doctor --clear-lockout' (lockout auth)");
   } else if (p.lockout_counter > 0) {
     r.warn(state, "a wrong PIN or auth was used; each failure is forgotten after "
                     + std::to_string(p.lockout_interval) + " s");
@@ -195,11 +198,37 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
   }
 }
 
-void
-run_doctor(const OutputFormat& output, const GlobalOptions& g, bool fix)
+struct DoctorOptions
 {
+  OutputFormat output;
+  bool fix = false;
+  bool clear_lockout = false;
+  SecretOption lockout_auth{"--lockout-auth", "TPM2_PTOOL_LOCKOUT_AUTH", "lockout hierarchy auth"};
+};
+
+// doctor --clear-lockout: TPM2_DictionaryAttackLockReset, so users need not find
+// tpm2_dictionarylockout (and it uses our TCTI resolution).
+void
+run_clear_lockout(const DoctorOptions& o, const GlobalOptions& g)
+{
+  SecureBytes auth = read_secret(o.lockout_auth, Prompt::k_existing, "");
+  tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+  tpm::clear_lockout(ctx.get(), auth);
+  tpm::TpmProperties p = tpm::read_properties(ctx.get());
+  std::cerr << "tpm2-ptool: dictionary-attack lockout cleared (" << p.lockout_counter << " of "
+            << p.max_auth_fail << " failures)\n";
+}
+
+void
+run_doctor(const DoctorOptions& o, const GlobalOptions& g)
+{
+  if (o.clear_lockout) {
+    run_clear_lockout(o, g);
+    return;
+  }
+  const OutputFormat& output = o.output;
   Report r(output.json());
-  check_tpm(r, g, doctor_primaries(g), fix);
+  check_tpm(r, g, doctor_primaries(g), o.fix);
   check_store(r, g);
   check_tools(r);
   if (output.json()) {
@@ -219,14 +248,20 @@ add_doctor(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("doctor", "Check the TPM, the store and the tools that "
                                                "use them; one OK/WARN/FAIL line each");
   sub->footer("Example: tpm2-ptool doctor --tcti device:/dev/tpmrm0\n"
+              "         tpm2-ptool doctor --clear-lockout --lockout-auth-file FILE\n"
               "Exit status 0 when nothing FAILs (WARN lines do not count), else 1.");
-  auto output = std::make_shared<OutputFormat>();
-  add_output_option(sub, *output, DefaultOutput::k_text);
-  auto fix = std::make_shared<bool>(false);
-  sub->add_flag("--fix", *fix,
+  auto opts = std::make_shared<DoctorOptions>();
+  add_output_option(sub, opts->output, DefaultOutput::k_text);
+  sub->add_flag("--fix", opts->fix,
                 "free transient objects and sessions that killed processes left in a TPM "
                 "without resource manager (swtpm:, mssim:, device:/dev/tpm0)");
-  sub->callback([output, fix, &g]() { run_doctor(*output, g, *fix); });
+  sub->add_flag("--clear-lockout", opts->clear_lockout,
+                "reset the TPM's dictionary-attack lockout (TPM2_DictionaryAttackLockReset) "
+                "instead of checking; needs the lockout auth (empty by default)");
+  add_secret_option(sub, opts->lockout_auth,
+                    "lockout hierarchy auth for --clear-lockout (prompted on a terminal, "
+                    "default empty)");
+  sub->callback([opts, &g]() { run_doctor(*opts, g); });
 }
 
 } // namespace ptool::cli

@@ -9,6 +9,7 @@
 #include "cli/doctor.hpp"
 #include "core/error.hpp"
 #include "store/inspect.hpp"
+#include "store/store.hpp"
 
 #ifndef PTOOL_MODULE_PATH
 #define PTOOL_MODULE_PATH "/usr/lib/pkcs11/tpm2-ptool-pkcs11.so"
@@ -96,6 +97,12 @@ check_store(Report& r, const GlobalOptions& g)
   fs::path dir;
   try {
     dir = store::locate(g.path);
+  } catch (const Error& e) {
+    r.fail(std::string("store: ") + e.what(), e.hint());
+    return;
+  }
+  try {
+    store::check_access(dir, false);
   } catch (const Error& e) {
     r.fail(std::string("store: ") + e.what(), e.hint());
     return;

@@ -7,9 +7,12 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "cli/token_args.hpp"
 #include "core/error.hpp"
+#include "core/tpm/diagnose.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "store/store.hpp"
 
 namespace ptool::cli {
 
@@ -22,16 +25,106 @@ struct InitOptions
                               "owner hierarchy auth", "--owner-auth"};
   CLI::Option* primary_handle_opt = nullptr;
   CLI::Option* transient_opt = nullptr;
+  CLI::Option* repair_opt = nullptr;
   std::string primary_handle;
   std::string transient_parent;
+  bool repair = false;
+  std::optional<int64_t> pid;
   OutputFormat output;
 };
+
+// The handle a plain `init` persists at first (as upstream's tool does).
+constexpr TPM2_HANDLE k_default_handle = 0x81000001;
+
+// Removes the store files (and directory) this run created when init fails before its row
+// commits, so a failed init leaves nothing behind; a store that existed before, or that
+// another process filled meanwhile, is left alone.
+class NewStoreGuard
+{
+public:
+  explicit NewStoreGuard(std::filesystem::path dir)
+      : m_dir(std::move(dir)), m_db(m_dir / store::k_db_name)
+  {
+    std::error_code ec;
+    m_dir_existed = std::filesystem::exists(m_dir, ec) || ec;
+    m_db_existed = std::filesystem::exists(m_db, ec) || ec;
+  }
+  ~NewStoreGuard()
+  {
+    if (m_committed || m_db_existed) {
+      return;
+    }
+    try {
+      {
+        store::Store st = store::Store::open(m_dir, store::Store::Mode::k_read_only);
+        if (!st.primaries().empty()) {
+          return;
+        }
+      }
+    } catch (...) {
+      // Not readable as a store: it is still the empty file this run made.
+    }
+    std::error_code ec;
+    for (const char* suffix : {"", "-journal", "-wal", "-shm", ".lock"}) {
+      std::filesystem::path p = m_db;
+      p += suffix;
+      std::filesystem::remove(p, ec);
+    }
+    if (!m_dir_existed) {
+      std::filesystem::remove(m_dir, ec); // only when empty
+    }
+  }
+  NewStoreGuard(const NewStoreGuard&) = delete;
+  NewStoreGuard& operator=(const NewStoreGuard&) = delete;
+  void commit() { m_committed = true; }
+
+private:
+  std::filesystem::path m_dir;
+  std::filesystem::path m_db;
+  bool m_dir_existed = true;
+  bool m_db_existed = true;
+  bool m_committed = false;
+};
+
+// init --repair --pid N: put an evicted persistent primary back at its handle.
+void
+run_repair(const InitOptions& o, const GlobalOptions& g)
+{
+  if (!o.pid) {
+    throw_usage("init --repair needs --pid N, the primary to re-create",
+                "see 'tpm2-ptool listprimaries' and 'tpm2-ptool doctor'");
+  }
+  if (o.primary_handle_opt->count() > 0 || o.transient_opt->count() > 0 || o.primary_auth.given()) {
+    throw_usage("init --repair takes only --pid and --hierarchy-auth",
+                "the primary's handle, template and auth come from its store row");
+  }
+  SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
+  Primary p = find_primary(st, *o.pid);
+  tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+  if (tpm::repair_primary(ctx.get(), p, hierarchy_auth) == tpm::RepairResult::k_present) {
+    print_document(
+      YamlNode::map({{str("action"), str("Present")}, {str("id"), YamlNode::integer(p.id)}}),
+      o.output);
+    return;
+  }
+  print_document(
+    YamlNode::map({{str("action"), str("Repaired")}, {str("id"), YamlNode::integer(p.id)}}),
+    o.output);
+}
 
 void
 run_init(const InitOptions& o, const GlobalOptions& g)
 {
+  if (o.repair) {
+    run_repair(o, g);
+    return;
+  }
+  if (o.pid) {
+    throw_usage("--pid goes with --repair", "to create a primary, run 'tpm2-ptool init' alone");
+  }
   // 1. Validate: everything that can be wrong with the command line fails here.
-  const bool adopt = o.primary_handle_opt->count() > 0;
+  bool adopt = o.primary_handle_opt->count() > 0;
   const bool transient = o.transient_opt->count() > 0;
   std::string template_name =
     transient && !o.transient_parent.empty() ? o.transient_parent : "tpm2-tools-default";
@@ -61,7 +154,8 @@ run_init(const InitOptions& o, const GlobalOptions& g)
   SecureBytes primary_auth = read_secret(o.primary_auth, Prompt::k_never, "");
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
 
-  // 2. Resolve: the store (created when missing).
+  // 2. Resolve: the store (created when missing; removed again if this run fails).
+  NewStoreGuard guard(store::locate(g.path));
   store::Store st = open_store(g, store::Store::Mode::k_read_write);
 
   // 3. TPM work; nothing persists unless the store row is committed.
@@ -75,15 +169,41 @@ run_init(const InitOptions& o, const GlobalOptions& g)
     p.template_name = template_name;
   } else if (adopt) {
     p.esys_tr = adopt_handle ? tpm::read_persistent(ctx.get(), *adopt_handle) : adopt_tr;
-  } else {
+  } else if (!primary_auth.empty()) {
     created.emplace(ctx.get(), hierarchy_auth, primary_auth, std::nullopt);
     p.esys_tr = created->result().esys_tr;
+  } else {
+    // A TPM whose default handle already holds a primary made from the very template init
+    // uses: take that one (as --primary-handle does) rather than persisting an identical copy
+    // at the next handle; the same seed and template give the same key. Only without
+    // --primary-auth: an auth value is not in the public area, so it could not be checked.
+    // Asking PersistentPrimary for the default handle first costs no extra TPM command when
+    // the handle is free (the usual case); it refuses, before any TPM work, when it is taken
+    // (k_usage), or fails at EvictControl when a concurrent init took it meanwhile.
+    try {
+      created.emplace(ctx.get(), hierarchy_auth, primary_auth, k_default_handle);
+    } catch (const Error& e) {
+      if (e.code() != ExitCode::k_usage && e.code() != ExitCode::k_general) {
+        throw;
+      }
+    }
+    if (created) {
+      p.esys_tr = created->result().esys_tr;
+    } else if (tpm::matching_primary_template(ctx.get(), k_default_handle)
+               == "tpm2-tools-default") {
+      adopt = true;
+      p.esys_tr = tpm::read_persistent(ctx.get(), k_default_handle);
+    } else {
+      created.emplace(ctx.get(), hierarchy_auth, primary_auth, std::nullopt);
+      p.esys_tr = created->result().esys_tr;
+    }
   }
 
   // 4. One transaction, then output.
   store::Transaction tx(st);
   int64_t id = st.insert_primary(p);
   tx.commit();
+  guard.commit();
   if (created) {
     created->commit();
   }
@@ -119,6 +239,13 @@ add_init(CLI::App& app, const GlobalOptions& g)
       ->expected(0, 1)
       ->type_name("[TEMPLATE]");
   opts->primary_handle_opt->excludes(opts->transient_opt);
+  opts->repair_opt = sub->add_flag(
+    "--repair", opts->repair,
+    "re-create the evicted persistent primary --pid N from its template at its handle "
+    "(see doctor); refused when the TPM was cleared");
+  sub->add_option("--pid", opts->pid,
+                  "with --repair: id of the primary object (see "
+                  "listprimaries)");
   add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_init(*opts, g); });
 }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <vector>
 
@@ -55,6 +56,13 @@ main(int argc, char** argv)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Everything we create (store directory, database, exported keys) is private to the user.
   umask(077);
+  // tpm2-tss logs every failed connection attempt and TPM error on stderr; we report errors
+  // ourselves in one line. TPM2_PTOOL_LOG (or the library's own TSS2_LOG) brings them back.
+  // Set here, before any thread exists, and only in the CLI (the module never calls setenv).
+  if (!std::getenv("TPM2_PTOOL_LOG") && !std::getenv("TSS2_LOG")) {
+    setenv("TSS2_LOG", "all+none", 1);
+    ptool::tpm::set_quiet_tcti_init(true);
+  }
   ptool::cli::GlobalOptions global;
   CLI::App app{"Manage tpm2-pkcs11 stores: TPM-backed PKCS#11 tokens and keys", "tpm2-ptool"};
   app.set_version_flag("--version", version_text());

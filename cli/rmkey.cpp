@@ -22,6 +22,7 @@ struct RmKeyOptions
   std::string label;
   std::optional<std::string> key_label;
   std::optional<std::string> id;
+  bool yes = false;
   OutputFormat output;
 };
 
@@ -52,48 +53,75 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
     }
   }
   store::Store st = open_store(g, store::Store::Mode::k_existing);
-  store::Transaction tx(st);
-  Token token = find_token(st, o.label);
-  std::vector<Object> objects = st.objects_skipping(token.id, warn_bad_row());
-
-  int64_t key_row = -1;
-  if (o.key_label) {
-    // The key is named by label: exactly one private/secret key may carry it.
-    int found = 0;
-    for (const Object& obj : objects) {
-      const Bytes* label = keys::attr_bytes(obj.attrs, ck::k_label);
-      if (is_key_class(keys::attr_int(obj.attrs, ck::k_class)) && label
-          && to_string(*label) == *o.key_label) {
-        const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
-        wanted_id = id ? *id : Bytes{};
-        key_row = obj.id;
-        ++found;
+  // The rows to delete: the key named, and the public object and certificates sharing its id.
+  // Unreadable rows are skipped, with the warning given once (on the first look).
+  bool warned = false;
+  auto select = [&](std::optional<Bytes> wanted) {
+    Token token = find_token(st, o.label);
+    std::vector<Object> objects =
+      st.objects_skipping(token.id, warned ? store::Store::BadRow([](const Error&) {}) : warn_bad_row());
+    warned = true;
+    int64_t key_row = -1;
+    if (o.key_label) {
+      // The key is named by label: exactly one private/secret key may carry it.
+      int found = 0;
+      for (const Object& obj : objects) {
+        const Bytes* label = keys::attr_bytes(obj.attrs, ck::k_label);
+        if (is_key_class(keys::attr_int(obj.attrs, ck::k_class)) && label
+            && to_string(*label) == *o.key_label) {
+          const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
+          wanted = id ? *id : Bytes{};
+          key_row = obj.id;
+          ++found;
+        }
+      }
+      if (found == 0) {
+        throw_not_found("token \"" + o.label + "\" has no key labeled \"" + *o.key_label + "\"",
+                        "list its objects with 'tpm2-ptool listobjects --label " + o.label + "'");
+      }
+      if (found > 1) {
+        throw_usage("token \"" + o.label + "\" has " + std::to_string(found) + " keys labeled \""
+                      + *o.key_label + "\"",
+                    "name the key by its CKA_ID with --id (see listobjects)");
       }
     }
-    if (found == 0) {
-      throw_not_found("token \"" + o.label + "\" has no key labeled \"" + *o.key_label + "\"",
+    std::vector<int64_t> rows;
+    for (const Object& obj : objects) {
+      const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
+      bool same_id = id && !wanted->empty() && *id == *wanted;
+      if (obj.id == key_row
+          || (is_removable_class(keys::attr_int(obj.attrs, ck::k_class)) && same_id)) {
+        rows.push_back(obj.id);
+      }
+    }
+    if (rows.empty()) {
+      throw_not_found("token \"" + o.label + "\" has no key with id " + o.id.value_or(""),
                       "list its objects with 'tpm2-ptool listobjects --label " + o.label + "'");
     }
-    if (found > 1) {
-      throw_usage("token \"" + o.label + "\" has " + std::to_string(found) + " keys labeled \""
-                    + *o.key_label + "\"",
-                  "name the key by its CKA_ID with --id (see listobjects)");
-    }
-  }
+    return rows;
+  };
 
-  std::vector<YamlNode> removed;
-  for (const Object& obj : objects) {
-    const Bytes* id = keys::attr_bytes(obj.attrs, ck::k_id);
-    bool same_id = id && !wanted_id->empty() && *id == *wanted_id;
-    if (obj.id == key_row
-        || (is_removable_class(keys::attr_int(obj.attrs, ck::k_class)) && same_id)) {
-      st.delete_object(obj.id);
-      removed.push_back(YamlNode::integer(obj.id));
-    }
+  // Asked before the transaction, so no writer waits on the answer.
+  std::vector<int64_t> asked = select(wanted_id);
+  std::string what = o.key_label ? "key \"" + *o.key_label + "\"" : "the key with id " + *o.id;
+  if (!confirm_delete(o.yes, "This will delete " + what + " (" + std::to_string(asked.size())
+                               + " object" + (asked.size() == 1 ? "" : "s") + ") from token \""
+                               + o.label + "\"; the private key cannot be recovered")) {
+    return;
   }
-  if (removed.empty()) {
-    throw_not_found("token \"" + o.label + "\" has no key with id " + o.id.value_or(""),
-                    "list its objects with 'tpm2-ptool listobjects --label " + o.label + "'");
+  store::Transaction tx(st);
+  std::vector<int64_t> rows = select(wanted_id);
+  if (rows != asked) {
+    throw Error(ExitCode::k_general,
+                "token \"" + o.label
+                  + "\" changed while asking; nothing "
+                    "was deleted",
+                "run rmkey again");
+  }
+  std::vector<YamlNode> removed;
+  for (int64_t row : rows) {
+    st.delete_object(row);
+    removed.push_back(YamlNode::integer(row));
   }
   tx.commit();
   print_document(YamlNode::map({{str("action"), str("remove")},
@@ -115,6 +143,7 @@ add_rmkey(CLI::App& app, const GlobalOptions& g)
   auto* id =
     sub->add_option("--id", opts->id, "CKA_ID of the key in hex, as listobjects prints it");
   kl->excludes(id);
+  sub->add_flag("--yes,-y", opts->yes, "do not ask for confirmation (it asks only on a terminal)");
   add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_rmkey(*opts, g); });
 }

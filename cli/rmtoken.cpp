@@ -10,21 +10,41 @@ namespace ptool::cli {
 
 namespace {
 
-void
-run_rmtoken(const std::string& label, const GlobalOptions& g)
+struct RmTokenOptions
 {
-  store::Store st = open_store(g, store::Store::Mode::k_existing);
-  store::Transaction tx(st);
-  int64_t id = 0;
+  std::string label;
+  bool yes = false;
+};
+
+// The token's row id; an unreadable token row can still be removed, with its children.
+int64_t
+token_row(const store::Store& st, const std::string& label)
+{
   try {
-    id = find_token(st, label).id;
+    return find_token(st, label).id;
   } catch (const store::BadRowError& e) {
     if (e.table() != "tokens") {
       throw;
     }
-    id = e.id(); // an unreadable token row can still be removed, with its children
+    return e.id();
   }
-  st.delete_token(id);
+}
+
+void
+run_rmtoken(const RmTokenOptions& o, const GlobalOptions& g)
+{
+  store::Store st = open_store(g, store::Store::Mode::k_existing);
+  {
+    // Asked before the transaction, so no writer waits on the answer.
+    size_t n = st.objects_skipping(token_row(st, o.label), [](const Error&) {}).size();
+    if (!confirm_delete(o.yes, "This will delete token \"" + o.label + "\" with its "
+                                 + std::to_string(n) + " object" + (n == 1 ? "" : "s") + " from "
+                                 + st.path().string() + "; its keys cannot be recovered")) {
+      return;
+    }
+  }
+  store::Transaction tx(st);
+  st.delete_token(token_row(st, o.label));
   tx.commit();
 }
 
@@ -33,11 +53,13 @@ run_rmtoken(const std::string& label, const GlobalOptions& g)
 void
 add_rmtoken(CLI::App& app, const GlobalOptions& g)
 {
-  auto label = std::make_shared<std::string>();
+  auto opts = std::make_shared<RmTokenOptions>();
   CLI::App* sub = app.add_subcommand("rmtoken", "Remove a token and all its objects");
-  sub->footer("Example: tpm2-ptool rmtoken --label ssh");
-  sub->add_option("--label", *label, "label of the token to remove")->required();
-  sub->callback([label, &g]() { run_rmtoken(*label, g); });
+  sub->footer("Example: tpm2-ptool rmtoken --label ssh --yes\n"
+              "On a terminal it asks first; --yes (or no terminal) does not ask.");
+  sub->add_option("--label", opts->label, "label of the token to remove")->required();
+  sub->add_flag("--yes,-y", opts->yes, "do not ask for confirmation");
+  sub->callback([opts, &g]() { run_rmtoken(*opts, g); });
 }
 
 } // namespace ptool::cli

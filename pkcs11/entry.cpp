@@ -14,7 +14,10 @@ namespace {
 CK_RV
 rv_from(const Error& e)
 {
-  log(LogLevel::k_warn, std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
+  // An unreachable TPM is the one failure logged by default: without it ssh says only
+  // "PKCS#11 login failed: error 48" after asking for the PIN.
+  log(e.code() == ExitCode::k_tcti ? LogLevel::k_error : LogLevel::k_warn,
+      std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
   switch (e.code()) {
   case ExitCode::k_auth:
     return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;

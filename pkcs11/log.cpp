@@ -10,7 +10,7 @@ namespace ptool::p11 {
 
 namespace {
 
-std::atomic<int> g_level{static_cast<int>(LogLevel::k_off)};
+std::atomic<int> g_level{static_cast<int>(LogLevel::k_error)};
 
 } // namespace
 
@@ -18,7 +18,7 @@ void
 log_init()
 {
   const char* v = std::getenv("TPM2_PTOOL_LOG");
-  LogLevel level = LogLevel::k_off;
+  LogLevel level = LogLevel::k_error;
   if (v) {
     if (!std::strcmp(v, "debug")) {
       level = LogLevel::k_debug;
@@ -26,6 +26,8 @@ log_init()
       level = LogLevel::k_info;
     } else if (!std::strcmp(v, "warn")) {
       level = LogLevel::k_warn;
+    } else if (!std::strcmp(v, "off") || !std::strcmp(v, "none")) {
+      level = LogLevel::k_off;
     }
   }
   g_level = static_cast<int>(level);
@@ -43,7 +45,7 @@ log(LogLevel level, const std::string& message)
   if (!log_enabled(level)) {
     return;
   }
-  static const char* const k_names[] = {"debug", "info", "warn"};
+  static const char* const k_names[] = {"debug", "info", "warn", "error"};
   std::fprintf(stderr, "tpm2-ptool-pkcs11 %s: %s\n", k_names[static_cast<int>(level)],
                message.c_str());
 }

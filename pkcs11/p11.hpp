@@ -21,9 +21,10 @@ fail(CK_RV rv)
   throw CkError{rv};
 }
 
-// Logging to stderr, only when TPM2_PTOOL_LOG asks for it (debug|info|warn); silent by
-// default because hosts like ssh print our stderr to the user. Never pass secrets.
-enum class LogLevel { k_debug = 0, k_info = 1, k_warn = 2, k_off = 3 };
+// Logging to stderr at the level TPM2_PTOOL_LOG asks for (debug|info|warn|error|off). By
+// default only k_error: one line when the TPM cannot be reached, which hosts like ssh show
+// the user instead of a bare "error 48"; everything else is quiet. Never pass secrets.
+enum class LogLevel { k_debug = 0, k_info = 1, k_warn = 2, k_error = 3, k_off = 4 };
 void log_init();
 bool log_enabled(LogLevel level);
 void log(LogLevel level, const std::string& message);

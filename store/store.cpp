@@ -2,6 +2,7 @@
 #include "store/store.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -303,6 +304,31 @@ ensure_db_file(const fs::path& db_path)
   }
 }
 
+// "user alice" for the owner of `p`, "uid 1234" without a passwd entry; nullopt when even
+// stat fails.
+std::optional<std::string>
+owner_name(const fs::path& p)
+{
+  struct stat st = {};
+  if (::stat(p.c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  if (const passwd* pw = ::getpwuid(st.st_uid)) {
+    return std::string(pw->pw_name);
+  }
+  return "uid " + std::to_string(st.st_uid);
+}
+
+[[noreturn]] void
+throw_permission(const fs::path& what, const fs::path& owned)
+{
+  std::optional<std::string> owner = owner_name(owned);
+  std::string whose = owner ? " (the store of " + *owner + ")" : "";
+  throw Error(ExitCode::k_general, "permission denied: cannot open " + what.string() + whose,
+              (owner ? "run tpm2-ptool as " + *owner + ", or use" : "use")
+                + " --path (or TPM2_PKCS11_STORE) for a store of your own");
+}
+
 // A writer killed mid-COMMIT leaves a hot journal; SQLite rolls it back on the next read, but
 // only through a connection that may write, so a read-only open would fail until some writer
 // came along. Let a short-lived read-write connection do that recovery (a plain read: when
@@ -327,11 +353,36 @@ recover_hot_journal(const fs::path& db_path)
 
 } // namespace
 
+void
+check_access(const fs::path& dir, bool write)
+{
+  fs::path db_path = dir / k_db_name;
+  if (::access(db_path.c_str(), F_OK) != 0) {
+    if (errno == EACCES) {
+      throw_permission(db_path, dir); // the directory is not ours to enter
+    }
+    struct stat st = {};
+    if (write && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)
+        && ::access(dir.c_str(), W_OK | X_OK) != 0 && errno == EACCES) {
+      throw_permission(dir, dir); // creating the database needs the directory
+    }
+    return;
+  }
+  if (::access(db_path.c_str(), write ? R_OK | W_OK : R_OK) != 0 && errno == EACCES) {
+    throw_permission(db_path, db_path);
+  }
+  // SQLite writes its journal next to the database.
+  if (write && ::access(dir.c_str(), W_OK | X_OK) != 0 && errno == EACCES) {
+    throw_permission(dir, dir);
+  }
+}
+
 Store
 Store::open(const fs::path& dir, Mode mode)
 {
   fs::path db_path = dir / k_db_name;
   std::error_code ec;
+  check_access(dir, mode != Mode::k_read_only);
   if (mode != Mode::k_read_write && !fs::exists(db_path, ec)) {
     throw Error(ExitCode::k_not_found, "no store at " + db_path.string(),
                 "create one with 'tpm2-ptool init', or point --path / TPM2_PKCS11_STORE at it");

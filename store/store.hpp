@@ -42,6 +42,11 @@ private:
   int64_t m_id;
   std::string m_label;
 };
+// Throws a "permission denied" Error naming the store's owner and what to do when this user
+// cannot reach the store's database in `dir` (the directory is not searchable, or the file
+// is not readable, or not writable when `write`). Returns quietly when it is reachable or
+// simply absent.
+void check_access(const std::filesystem::path& dir, bool write);
 
 // An open tpm2-pkcs11 store (schema 8, upstream's exact format). Reads never change the
 // file; every write goes through a Transaction. Errors are ptool::Error naming the file.

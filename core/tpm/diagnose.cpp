@@ -5,6 +5,7 @@
 #include <map>
 
 #include "core/c_handles.hpp"
+#include "core/error.hpp"
 #include "core/tpm/esys.hpp"
 
 namespace ptool::tpm {
@@ -80,6 +81,29 @@ read_properties(ESYS_CONTEXT* ctx)
   p.lockout_recovery = var[TPM2_PT_LOCKOUT_RECOVERY];
   p.in_lockout = (var[TPM2_PT_PERMANENT] & TPMA_PERMANENT_INLOCKOUT) != 0;
   return p;
+}
+
+std::string
+lockout_note(ESYS_CONTEXT* ctx)
+{
+  TpmProperties p;
+  try {
+    p = read_properties(ctx);
+  } catch (const Error&) {
+    return {};
+  }
+  const std::string interval = std::to_string(p.lockout_interval) + " s";
+  if (p.in_lockout || (p.max_auth_fail > 0 && p.lockout_counter >= p.max_auth_fail)) {
+    return "the TPM is locked out after " + std::to_string(p.lockout_counter)
+           + " failures: the next try is possible within " + interval
+           + " (one failure is forgotten every " + interval + ")";
+  }
+  if (p.max_auth_fail == 0) {
+    return {};
+  }
+  uint32_t left = p.max_auth_fail - p.lockout_counter;
+  return std::to_string(left) + " of " + std::to_string(p.max_auth_fail)
+         + " tries left before the TPM locks out (one failure is forgotten every " + interval + ")";
 }
 
 std::string

@@ -27,6 +27,11 @@ struct TpmProperties
 };
 TpmProperties read_properties(ESYS_CONTEXT* ctx);
 
+// After a refused PIN or auth: how many tries are left before the TPM's dictionary-attack
+// lockout and how long one failure is remembered; in lockout, how long until the next try.
+// Empty when the TPM cannot tell (GetCapability failed).
+std::string lockout_note(ESYS_CONTEXT* ctx);
+
 // "8217.4131.22.13.3"-style firmware text as tpm2-tools prints it.
 std::string firmware_text(const TpmProperties& p);
 

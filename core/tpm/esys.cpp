@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "core/tpm/esys.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -47,7 +52,7 @@ is_transport_failure(TSS2_RC rc)
 
 constexpr const char* k_lockout_hint =
   "the TPM is in dictionary-attack lockout: wait for it to expire, or clear it "
-  "with 'tpm2_dictionarylockout -c' (needs the lockout auth)";
+  "with 'tpm2-ptool doctor --clear-lockout' (needs the lockout auth)";
 
 std::string
 auth_hint(AuthKind auth)
@@ -81,7 +86,7 @@ is_tpm_full(const Error& e)
 bool
 is_lockout(const Error& e)
 {
-  return e.code() == ExitCode::k_auth && e.hint() == k_lockout_hint;
+  return e.code() == ExitCode::k_auth && e.hint().starts_with(k_lockout_hint);
 }
 
 bool
@@ -156,18 +161,83 @@ resolve_tcti(const std::optional<std::string>& option)
   return std::nullopt;
 }
 
+std::string
+tcti_source(const std::optional<std::string>& resolved)
+{
+  if (!resolved) {
+    return "default";
+  }
+  for (const char* var : {"TPM2_PKCS11_TCTI", "TPM2TOOLS_TCTI"}) {
+    const char* v = std::getenv(var);
+    if (v && *v && *resolved == v) {
+      return var;
+    }
+  }
+  return "--tcti";
+}
+
+namespace {
+
+std::atomic<bool> g_quiet_tcti_init{false};
+
+// Tss2_TctiLdr_Initialize with stderr pointed at /dev/null when the CLI asked for quiet.
+TSS2_RC
+tctildr_init(const char* conf, TSS2_TCTI_CONTEXT** out)
+{
+  if (!g_quiet_tcti_init.load()) {
+    return Tss2_TctiLdr_Initialize(conf, out);
+  }
+  std::fflush(stderr);
+  int saved = ::dup(STDERR_FILENO);
+  int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (saved >= 0 && null_fd >= 0) {
+    ::dup2(null_fd, STDERR_FILENO);
+  }
+  TSS2_RC rc = Tss2_TctiLdr_Initialize(conf, out);
+  std::fflush(stderr);
+  if (saved >= 0 && null_fd >= 0) {
+    ::dup2(saved, STDERR_FILENO);
+  }
+  if (saved >= 0) {
+    ::close(saved);
+  }
+  if (null_fd >= 0) {
+    ::close(null_fd);
+  }
+  return rc;
+}
+
+} // namespace
+
+void
+set_quiet_tcti_init(bool quiet)
+{
+  g_quiet_tcti_init = quiet;
+}
+
 EsysContext::EsysContext(const std::optional<std::string>& tcti)
     : m_tcti_name(tcti.value_or("default"))
 {
-  // tpm2-tss logs every failed connection attempt on stderr; we report errors ourselves in one
-  // line. A user who wants the library's log still gets it by setting TSS2_LOG.
-  setenv("TSS2_LOG", "all+none", 0);
-  TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti ? tcti->c_str() : nullptr, &m_tcti);
+  TSS2_RC rc = tctildr_init(tcti ? tcti->c_str() : nullptr, &m_tcti);
   if (rc != TSS2_RC_SUCCESS) {
-    throw Error(ExitCode::k_tcti,
-                "cannot reach the TPM at TCTI '" + m_tcti_name + "': " + Tss2_RC_Decode(rc),
-                "check --tcti / TPM2TOOLS_TCTI (e.g. device:/dev/tpmrm0, "
-                "swtpm:host=127.0.0.1,port=2321, tabrmd:bus_type=session) and that the TPM is up");
+    std::string source = tcti_source(tcti);
+    std::string where = source == "default"
+                          ? "the default TCTI (tctildr tried tabrmd, /dev/tpmrm0, /dev/tpm0 "
+                            "and the simulators)"
+                          : "TCTI '" + *tcti + "' (from " + source + ")";
+    const std::string hint = "set --tcti or TPM2_PKCS11_TCTI (e.g. device:/dev/tpmrm0, "
+                             "swtpm:host=127.0.0.1,port=2321, tabrmd:bus_type=session) and "
+                             "check that the TPM is up; 'tpm2-ptool doctor' checks it";
+    if (tcti && (rc & ~TSS2_RC_LAYER_MASK) == TSS2_BASE_RC_NOT_SUPPORTED) {
+      // tctildr found no libtss2-tcti-<name> for the part before ':'.
+      std::string name = tcti->substr(0, tcti->find(':'));
+      throw Error(ExitCode::k_tcti,
+                  "unknown TCTI '" + name + "' in '" + *tcti + "' (from " + source + ")",
+                  "TCTIs are device, tabrmd, swtpm, mssim, libtpms (a libtss2-tcti-<name> "
+                  "library); e.g. device:/dev/tpmrm0 or tabrmd:bus_type=system");
+    }
+    throw Error(ExitCode::k_tcti, "cannot reach the TPM at " + where + ": " + Tss2_RC_Decode(rc),
+                hint);
   }
   rc = Esys_Initialize(&m_ctx, m_tcti, nullptr);
   if (rc != TSS2_RC_SUCCESS) {

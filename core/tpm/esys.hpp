@@ -44,6 +44,16 @@ bool is_unsupported_parameter(TSS2_RC rc);
 // nullopt (tctildr's default probing).
 std::optional<std::string> resolve_tcti(const std::optional<std::string>& option);
 
+// Where a resolved TCTI string came from, for messages: "TPM2_PKCS11_TCTI",
+// "TPM2TOOLS_TCTI", "--tcti" (given explicitly), or "default" (nullopt: tctildr probes).
+std::string tcti_source(const std::optional<std::string>& resolved);
+
+// The CLI (single-threaded at that point) asks for the TCTI loader's own noise on stderr
+// (GLib criticals from the tabrmd TCTI, tctildr's ERROR lines) to be swallowed while a TCTI
+// is opened; our one-line error says what failed. Never set by the PKCS#11 module: it may
+// not touch the host's file descriptors.
+void set_quiet_tcti_init(bool quiet);
+
 // Owns a TCTI context and the ESYS_CONTEXT on top of it; finalizes ESYS before the TCTI.
 class EsysContext
 {

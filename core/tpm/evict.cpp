@@ -127,7 +127,8 @@ evict_orphan(ESYS_CONTEXT* ctx, TPM2_HANDLE handle, std::span<const uint8_t> hie
     throw Error(ExitCode::k_general,
                 "persistent handle " + hex_handle(handle)
                   + " holds an object tpm2-ptool did not make; refusing to evict it",
-                "if you are sure, tpm2_evictcontrol -C o -c " + hex_handle(handle) + " frees it");
+                "it may be the only copy of somebody's key (unlike a primary, it cannot be "
+                "re-created); leave it alone");
   }
   ESYS_TR live_raw = ESYS_TR_NONE;
   check_rc(Esys_TR_FromTPMPublic(ctx, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &live_raw),

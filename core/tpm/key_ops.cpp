@@ -142,7 +142,8 @@ import_sensitive(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPMT_SENSITI
   if (rc != TSS2_RC_SUCCESS && is_unsupported_parameter(rc)) {
     throw Error(ExitCode::k_unsupported,
                 std::string("the TPM refused the key's parameters (TPM2_Import)"),
-                "this TPM may not support the key's size or curve");
+                "this TPM may not support the key's size or curve; 'tpm2-ptool doctor' lists "
+                "what it supports");
   }
   check_rc(rc, "TPM2_Import", AuthKind::k_primary);
   return *out;

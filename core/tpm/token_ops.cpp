@@ -6,6 +6,9 @@
 #include <cstring>
 
 #include <openssl/crypto.h>
+#include <openssl/rsa.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
 
 #include "core/c_handles.hpp"
 #include "core/crypto/crypto.hpp"
@@ -13,6 +16,7 @@
 #include "core/crypto/pk.hpp"
 #include "core/hex.hpp"
 #include "core/keys/openssl_key.hpp"
+#include "core/tpm/diagnose.hpp"
 #include "core/tpm/key_import.hpp"
 #include "core/tpm/templates.hpp"
 
@@ -102,9 +106,10 @@ PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
       throw Error(ExitCode::k_general,
                   "primary object " + std::to_string(primary.id) + " (persistent handle "
                     + hex_handle(handle) + ") is not usable in this TPM: " + e.what(),
-                  "was it evicted or the TPM cleared? 'tpm2-ptool listprimaries' shows the "
-                  "primaries; remove this one with 'tpm2-ptool destroy --pid "
-                    + std::to_string(primary.id) + " --keep-handle'");
+                  "if the handle was evicted, 'tpm2-ptool init --repair --pid "
+                    + std::to_string(primary.id)
+                    + "' re-creates it (and refuses if the TPM was cleared); "
+                      "'tpm2-ptool doctor' checks the handles");
     }
     return;
   }
@@ -161,8 +166,8 @@ PrimaryContext::create(const TPM2B_PUBLIC& tmpl, std::span<const uint8_t> auth,
       throw Error(ExitCode::k_unsupported,
                   "this TPM does not support the requested key parameters (TPM2_TestParms "
                   "rejected them)",
-                  "choose another --algorithm; list what the TPM supports with "
-                  "'tpm2_getcap algorithms' and 'tpm2_getcap ecc-curves'");
+                  "choose another --algorithm; 'tpm2-ptool doctor' lists the ones this TPM "
+                  "supports");
     }
   }
   check_rc(rc, "TPM2_Create", AuthKind::k_primary);
@@ -206,10 +211,16 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
   try {
     text = pc.unseal(seal, auth);
   } catch (const Error& e) {
-    if (e.code() == ExitCode::k_auth && !is_lockout(e)) {
-      throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", e.hint());
+    if (e.code() != ExitCode::k_auth) {
+      throw;
     }
-    throw;
+    // Say how many tries are left (or how long the lockout lasts) from the TPM's counters.
+    std::string note = lockout_note(pc.ctx());
+    std::string hint = e.hint() + (note.empty() ? "" : "; " + note);
+    if (is_lockout(e)) {
+      throw Error(ExitCode::k_auth, e.what(), hint);
+    }
+    throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", hint);
   }
   if (text.size() != 64) {
     throw Error(ExitCode::k_general, "the token's sealed wrapping key has an unexpected length");
@@ -338,11 +349,167 @@ read_persistent(ESYS_CONTEXT* ctx, TPM2_HANDLE handle)
   TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
   if (rc != TSS2_RC_SUCCESS && (rc & 0xff) == (TPM2_RC_HANDLE & 0xff)) {
     throw_not_found("Handle " + hex_handle(handle) + " is not persistent",
-                    "list persistent handles with 'tpm2_getcap handles-persistent'");
+                    "'tpm2-ptool doctor' lists the persistent handles");
   }
   check_rc(rc, "TPM2_ReadPublic");
   TpmObject obj(ctx, tr, TpmObject::Drop::k_close);
   return serialize_tr(ctx, obj.get());
+}
+
+namespace {
+
+// What a serialized ESYS_TR (IESYS_RESOURCE: handle, name, resource type, public area) says
+// about a persistent object, read without the TPM.
+struct StoredObject
+{
+  TPM2_HANDLE handle = 0;
+  TPM2B_NAME name{};
+  TPM2B_PUBLIC pub{};
+};
+
+StoredObject
+parse_serialized_tr(std::span<const uint8_t> blob, int64_t pid)
+{
+  StoredObject out;
+  size_t off = 0;
+  UINT32 type = 0;
+  constexpr UINT32 k_key_resource = 1; // IESYSC_KEY_RSRC
+  if (Tss2_MU_TPM2_HANDLE_Unmarshal(blob.data(), blob.size(), &off, &out.handle) != TSS2_RC_SUCCESS
+      || Tss2_MU_TPM2B_NAME_Unmarshal(blob.data(), blob.size(), &off, &out.name) != TSS2_RC_SUCCESS
+      || Tss2_MU_UINT32_Unmarshal(blob.data(), blob.size(), &off, &type) != TSS2_RC_SUCCESS
+      || type != k_key_resource
+      || Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob.data(), blob.size(), &off, &out.pub)
+           != TSS2_RC_SUCCESS) {
+    throw Error(ExitCode::k_general,
+                "primary " + std::to_string(pid)
+                  + "'s serialized handle in the store is unreadable",
+                "the store is damaged; restore it from a backup");
+  }
+  return out;
+}
+
+bool
+same_name(const TPM2B_NAME& a, const TPM2B_NAME& b)
+{
+  return a.size == b.size && std::memcmp(a.name, b.name, a.size) == 0;
+}
+
+TPM2B_NAME
+name_of(ESYS_CONTEXT* ctx, ESYS_TR tr)
+{
+  TPM2B_NAME* raw = nullptr;
+  check_rc(Esys_TR_GetName(ctx, tr, &raw), "Esys_TR_GetName");
+  EsysPtr<TPM2B_NAME> owned(raw);
+  return *raw;
+}
+
+} // namespace
+
+RepairResult
+repair_primary(ESYS_CONTEXT* ctx, const Primary& primary, std::span<const uint8_t> hierarchy_auth)
+{
+  const std::string pid = std::to_string(primary.id);
+  if (primary.transient) {
+    throw_usage("primary " + pid
+                + " is transient: it is re-created on every use, there is "
+                  "nothing to repair");
+  }
+  StoredObject stored = parse_serialized_tr(primary.esys_tr, primary.id);
+  const std::string handle = hex_handle(stored.handle);
+  if ((stored.handle >> 24) != TPM2_HT_PERSISTENT) {
+    throw Error(ExitCode::k_general,
+                "primary " + pid + " names " + handle + ", which is not a persistent handle",
+                "the store is damaged; restore it from a backup");
+  }
+  std::vector<TPM2_HANDLE> used = persistent_handles(ctx);
+  if (std::find(used.begin(), used.end(), stored.handle) != used.end()) {
+    ESYS_TR live_raw = ESYS_TR_NONE;
+    check_rc(Esys_TR_FromTPMPublic(ctx, stored.handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &live_raw),
+             "TPM2_ReadPublic");
+    TpmObject live(ctx, live_raw, TpmObject::Drop::k_close);
+    if (same_name(name_of(ctx, live.get()), stored.name)) {
+      return RepairResult::k_present;
+    }
+    throw Error(ExitCode::k_general,
+                "persistent handle " + handle + " holds another object, not primary " + pid
+                  + "; not touching it",
+                "whoever persisted it there owns it; 'tpm2-ptool doctor' shows the handles");
+  }
+
+  // The template is the stored public area without the key the TPM derived into it.
+  TPM2B_PUBLIC tmpl = stored.pub;
+  tmpl.size = 0;
+  tmpl.publicArea.unique = TPMU_PUBLIC_ID{};
+
+  bool secret = !hierarchy_auth.empty() || !primary.objauth.empty();
+  std::optional<Session> session;
+  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
+  if (secret) {
+    TpmObject salt = create_salt_key(ctx);
+    session.emplace(ctx, salt.get());
+    session->use_for(true, false);
+  }
+  ESYS_TR auth_session = session ? session->get() : ESYS_TR_PASSWORD;
+  TpmObject fresh = create_primary(ctx, ESYS_TR_RH_OWNER, auth_session, tmpl, primary.objauth);
+  if (!same_name(name_of(ctx, fresh.get()), stored.name)) {
+    throw Error(ExitCode::k_general,
+                "cannot repair primary " + pid
+                  + ": this TPM's owner hierarchy no longer "
+                    "derives it (the TPM was cleared, or this is not the TPM the store was made "
+                    "on)",
+                "the keys under primary " + pid
+                  + " are gone: no TPM can load them again. "
+                    "Make new ones with 'tpm2-ptool init', 'addtoken' and 'addkey'");
+  }
+  if (session) {
+    session->last_use();
+    session->use_for(false, false);
+  }
+  ESYS_TR persistent = ESYS_TR_NONE;
+  check_rc(Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, fresh.get(), auth_session, ESYS_TR_NONE,
+                             ESYS_TR_NONE, stored.handle, &persistent),
+           "TPM2_EvictControl", AuthKind::k_hierarchy);
+  if (session) {
+    session->finished();
+  }
+  Esys_TR_Close(ctx, &persistent);
+  return RepairResult::k_repaired;
+}
+
+void
+clear_lockout(ESYS_CONTEXT* ctx, std::span<const uint8_t> lockout_auth)
+{
+  set_auth(ctx, ESYS_TR_RH_LOCKOUT, lockout_auth);
+  std::optional<Session> session;
+  if (!lockout_auth.empty()) {
+    TpmObject salt = create_salt_key(ctx);
+    session.emplace(ctx, salt.get());
+    session->last_use();
+  }
+  TSS2_RC rc = Esys_DictionaryAttackLockReset(ctx, ESYS_TR_RH_LOCKOUT,
+                                              session ? session->get() : ESYS_TR_PASSWORD,
+                                              ESYS_TR_NONE, ESYS_TR_NONE);
+  if (rc != TSS2_RC_SUCCESS && (rc & ~TSS2_RC_LAYER_MASK) == TPM2_RC_LOCKOUT) {
+    throw Error(ExitCode::k_auth,
+                std::string("TPM2_DictionaryAttackLockReset failed: ") + Tss2_RC_Decode(rc),
+                "the lockout hierarchy itself is locked after a wrong lockout auth: wait for "
+                "its recovery time ('tpm2-ptool doctor' shows the TPM's settings)");
+  }
+  if (rc != TSS2_RC_SUCCESS) {
+    TSS2_RC base = rc & ~TSS2_RC_LAYER_MASK;
+    if ((base & TPM2_RC_FMT1) && ((base & 0x3f) | TPM2_RC_FMT1) == TPM2_RC_AUTH_FAIL) {
+      throw Error(ExitCode::k_auth,
+                  std::string("TPM2_DictionaryAttackLockReset failed: ") + Tss2_RC_Decode(rc),
+                  "wrong lockout auth (pass it with --lockout-auth-file or "
+                  "TPM2_PTOOL_LOCKOUT_AUTH); the lockout hierarchy is now blocked for its "
+                  "recovery time");
+    }
+  }
+  check_rc(rc, "TPM2_DictionaryAttackLockReset");
+  if (session) {
+    session->finished();
+  }
 }
 
 void

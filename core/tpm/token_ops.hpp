@@ -84,6 +84,22 @@ private:
 // not-found when the handle is not persistent / not present.
 Bytes read_persistent(ESYS_CONTEXT* ctx, TPM2_HANDLE handle);
 
+// init --repair: a persistent primary whose handle is empty (evicted by mistake or by another
+// tool) is re-created in the owner hierarchy from its own public area (the unique field
+// cleared: the template it was made from) and persisted at the same handle. A primary is a
+// function of the hierarchy's seed and its template, so the result is the same object and
+// every key blob under it loads again. Refuses (k_general) when the re-created object's name
+// differs from the stored one: the owner seed changed (TPM cleared, or another TPM), and the
+// keys under the primary are gone. k_present: the handle already holds that very primary.
+enum class RepairResult { k_repaired, k_present };
+RepairResult repair_primary(ESYS_CONTEXT* ctx, const Primary& primary,
+                            std::span<const uint8_t> hierarchy_auth);
+
+// TPM2_DictionaryAttackLockReset with the lockout hierarchy's auth (through a salted
+// session when it is not empty). A wrong lockout auth is k_auth; the TPM then refuses the
+// lockout hierarchy for its lockout-recovery time.
+void clear_lockout(ESYS_CONTEXT* ctx, std::span<const uint8_t> lockout_auth);
+
 // Creates a transient primary from `template_name` once to check that it works (init
 // --transient-parent).
 void validate_transient_primary(ESYS_CONTEXT* ctx, const std::string& template_name,

@@ -123,7 +123,7 @@ def test_dictionary_lockout(store):
         assert proc.returncode == 3, proc.stderr
         line = _one_error(proc)
         assert "lockout" in line, line
-        assert "tpm2_dictionarylockout -c" in proc.stderr.splitlines()[-1], proc.stderr
+        assert "doctor --clear-lockout" in proc.stderr.splitlines()[-1], proc.stderr
         assert _digest(store) == before
         # The documented recovery works.
         run(["tpm2_dictionarylockout", "-T", tpm.tcti, "-c"], env=base_env())
@@ -249,7 +249,9 @@ def test_evicted_primary(swtpm, store):
     env = ptool_env(swtpm, store)
     run_ptool(["init"], env)
     first = tpm_handles(swtpm, "persistent")
-    run_ptool(["init"], env)
+    # With an auth value the second primary is a persistent object of its own (a plain init
+    # would reuse the one at 0x81000001).
+    run_ptool(["init"], dict(env, TPM2_PTOOL_PRIMARY_AUTH="second"))
     for pid, label in ((1, "gone"), (2, "kept")):
         run_ptool(["addtoken", "--pid", str(pid), "--label", label, "--sopin", "so",
                    "--userpin", "user"], env)
@@ -262,5 +264,6 @@ def test_evicted_primary(swtpm, store):
     assert proc.returncode in (1, 6), proc.stderr
     line = _one_error(proc)
     assert f"primary object 1 (persistent handle {hex(handles[0])})" in line, line
+    assert "init --repair --pid 1" in proc.stderr and "destroy" not in proc.stderr, proc.stderr
     assert _digest(store) == before
     run_ptool(["addkey", "--label", "kept", "--algorithm", "ecc256", "--userpin", "user"], env)

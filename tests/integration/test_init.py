@@ -33,11 +33,23 @@ def test_init_creates_persistent_primary(swtpm, store):
     assert_no_tpm_leaks(swtpm.tcti)
 
 
-def test_second_init_takes_first_free_handle(swtpm, store):
+def test_second_init_reuses_the_default_primary(swtpm, store):
     env = ptool_env(swtpm, store)
     _init(env)
     out = yaml.safe_load(_init(env).stdout)
-    assert out == {"action": "Created", "id": 2}
+    assert out == {"action": "Added", "id": 2}
+    assert tpm_handles(swtpm.tcti, "persistent") == [0x81000001]
+
+
+def test_init_takes_first_free_handle_when_the_default_is_taken(swtpm, store, tmp_path):
+    env = ptool_env(swtpm, store)
+    # An ECC primary at 0x81000001: not the template init uses, so not reused.
+    ctx = tmp_path / "ecc.ctx"
+    run(["tpm2_createprimary", "-T", swtpm.tcti, "-C", "o", "-G", "ecc", "-c", ctx], env=env)
+    run(["tpm2_evictcontrol", "-T", swtpm.tcti, "-C", "o", "-c", ctx, "0x81000001"], env=env)
+    run(["tpm2_flushcontext", "-T", swtpm.tcti, "-t"], env=env)
+    out = yaml.safe_load(_init(env).stdout)
+    assert out == {"action": "Created", "id": 1}
     assert sorted(tpm_handles(swtpm.tcti, "persistent")) == [0x81000000, 0x81000001]
 
 

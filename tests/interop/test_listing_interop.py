@@ -26,7 +26,7 @@ def shared(abrmd_module, tmp_path_factory):
     store.mkdir(mode=0o700)
     env = ptool_env(abrmd_module, store)
     run_ptool(["init"], env)
-    run_ptool(["init"], env)  # second persistent primary at 0x81000000
+    run_ptool(["init"], env)  # a second row for the primary at 0x81000001 (reused)
     run_ptool(["init", "--transient-parent", "tpm2-tools-ecc-default"], env)
     for label in ("tok", "other"):
         run_ptool(["addtoken", "--pid", "1", "--label", label, "--sopin", "so", "--userpin",
