@@ -62,6 +62,24 @@ upstream_commands()
   return k;
 }
 
+// Upstream's choices=, checked on every occurrence (argparse does, before a later one wins).
+const std::map<std::string, std::vector<std::string>>&
+upstream_choices()
+{
+  static const std::map<std::string, std::vector<std::string>> k = {
+    {"init --transient-parent", {"tpm2-tools-default", "tpm2-tools-ecc-default", "tss2-engine-key"}},
+    {"changepin --user", {"so", "user"}},
+    {"import --algorithm",
+     {"rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}},
+    {"addkey --algorithm",
+     {"rsa1024", "rsa2048", "rsa3072", "rsa4096", "aes128", "aes256", "ecc224", "ecc256",
+      "ecc384", "ecc521", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}},
+    {"objmod --type", {"int", "str", "bool", "raw"}},
+    {"export --format", {"auto", "tpm2", "pem"}},
+  };
+  return k;
+}
+
 // Our `--output FORMAT` is also the exact spelling of a unique prefix of upstream's
 // `--output-prefix` (export): with one of these values it is ours, otherwise upstream's.
 const std::vector<std::string> k_output_formats = {"yaml", "json", "text"};
@@ -118,6 +136,9 @@ command_from(const CLI::App& app, const UpstreamCommand* up, bool top)
       bool is_int = false;
       one.upstream = upstream_name(n, &is_int) || (top && (n == "--help" || n == "-h"));
       one.python_int = is_int;
+      if (auto ch = upstream_choices().find(c.name + " " + n); up && ch != upstream_choices().end()) {
+        one.choices = ch->second;
+      }
       one.secret = is_secret_option(n);
       c.options.push_back(one);
     }
@@ -415,6 +436,15 @@ Parser::take(int option, std::optional<std::string_view> value)
     }
   }
   std::optional<std::string> stored;
+  if (value && !o.choices.empty()
+      && std::find(o.choices.begin(), o.choices.end(), *value) == o.choices.end()) {
+    std::string list;
+    for (const std::string& c : o.choices) {
+      list += (list.empty() ? "'" : ", '") + c + "'";
+    }
+    fail("argument " + o.names[0] + ": invalid choice: '" + std::string(*value) + "' (choose from "
+         + list + ")");
+  }
   if (value) {
     if (o.python_int) {
       auto v = python_int(*value);

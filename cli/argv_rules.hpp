@@ -28,6 +28,7 @@ struct ArgOption
   bool secret = false;   // its value is stashed and wiped, never copied into a std::string
   bool python_int = false; // upstream's type=int: Python's int() rules, passed on in decimal
   bool help = false;
+  std::vector<std::string> choices; // upstream's choices=, checked on every occurrence
   bool parent = false; // a top-level option CLI11 reaches by fallthrough (--tcti, --path)
   int group = 0;       // entries with the same group are names of one CLI11 option
 };

@@ -40,6 +40,8 @@ INTENTIONAL = {
         "upstream exits 1 from its handle converter; an empty handle is a usage error (2) here",
     ("link", "--label", "v1"):
         "upstream accepts no key file (privkey nargs='*') and links nothing; we ask for one",
+    ("--path", "x", "init"):
+        "our global --path may also come before the command (upstream has it per command)",
 }
 
 
@@ -56,13 +58,61 @@ def value_for(cmd, opt, second=False):
     name = opt["name"]
     if opt["choices"]:
         return opt["choices"][-1 if second else 0]
-    if opt["int"]:
+    if opt["int"] or (cmd == "objmod" and name == "--id"):
         return "2" if second else "1"
     if name == "--primary-handle":
         return "0x81000002" if second else "0x81000001"
-    if name == "--id" and cmd == "objmod":
-        return "2" if second else "1"
+    if name == "--key-id":
+        return "02" if second else "01"
+    if cmd == "objmod" and name == "--key":
+        return "CKA_ID" if second else "CKA_LABEL"
+    if cmd == "config" and name == "--key":
+        return "tcti" if second else "token-init"
     return "v2" if second else "v1"
+
+
+# What the command needs beyond its required options to get past its own checks to the
+# store (which does not exist): upstream needs the same at run time.
+def context(cmd, tested):
+    if cmd == "export":
+        return {"--label": ["--key-label", "k"], "--key-label": ["--label", "t"],
+                "--id": []}.get(tested, ["--id", "1"])
+    if cmd == "addcert" and tested not in ("--key-label", "--key-id"):
+        return ["--key-label", "k"]
+    if cmd == "destroy" and tested != "--pid":
+        return ["--pid", "1"]
+    if cmd in ("config", "objmod") and tested == "--value":
+        return ["--key", "CKA_LABEL" if cmd == "objmod" else "tcti", "--type", "str"][
+            : 4 if cmd == "objmod" else 2]
+    return []
+
+
+# Options of ours the rows need that upstream lacks (inserted after the command, ours only).
+OURS_ONLY = {"destroy": ["--yes"]}
+
+# Rows upstream parses that we refuse for a value, after parsing (not a parser rule):
+# (command, an argument of the row, why).
+SEMANTIC = [
+    ("addtoken", "--label=", "an empty token label (PKCS#11 needs one)"),
+    ("addkey", "--id=", "an empty CKA_ID"),
+    ("import", "--id=", "an empty CKA_ID"),
+    ("link", "--id=", "an empty CKA_ID"),
+    ("addcert", "--key-id=", "an empty CKA_ID"),
+    ("import", "--privkey=", "no key file named"),
+    ("objmod", "--id=", "object ids are numbers"),
+    ("objdel", ("--", "--id"), "object ids are numbers"),
+    ("objmod", "--key=", "no such attribute"),
+    ("objmod", "extra", "the attribute file does not exist (read before the store)"),
+    ("objmod", "a.yaml", "the attribute file does not exist (read before the store)"),
+    ("objmod", ("--", "--key"), "the attribute file does not exist (read before the store)"),
+]
+
+
+def semantic(argv):
+    def has(arg):
+        seq = list(arg) if isinstance(arg, tuple) else [arg]
+        return any(argv[i:i + len(seq)] == seq for i in range(1, len(argv)))
+    return any(argv[:1] == [c] and has(arg) for c, arg, _ in SEMANTIC)
 
 
 POSITIONAL_VALUES = {"cert": ["c.pem"], "attrs": ["a.yaml"], "id": ["7"], "privkey": ["k.pem"]}
@@ -73,13 +123,13 @@ def base_args(cmd, spec, without=None):
     for o in spec["options"]:
         if o["required"] and o["name"] != without:
             out += [o["name"], value_for(cmd, o)]
-    return out
+    return out + context(cmd, without)
 
 
 def positional_args(spec):
     out = []
     for p in spec["positionals"]:
-        if p["nargs"] is None:
+        if p["nargs"] in (None, "*"):
             out += POSITIONAL_VALUES[p["name"]]
     return out
 
@@ -133,7 +183,8 @@ def rows_for(cmd, spec):
                 (base + [n], "value missing at the end: 'expected one argument' unless nargs='?'"),
                 (base + [n, "-x"], "a value starting with '-' is taken for an option"),
             ]
-            if not o["choices"] and not o["int"] and n != "--primary-handle" and not free_text_done:
+            if (not o["choices"] and not o["int"] and n not in ("--primary-handle", "--id", "--key")
+                    and not free_text_done):
                 free_text_done = True
                 rows += [
                     (base + [n, "-1"], "a negative number is a value (no option looks like one)"),
@@ -170,6 +221,8 @@ def rows_for(cmd, spec):
         rows.append(([cmd] + base_args(cmd, spec) + ["--"] + pos, "the positional after '--'"))
     if not spec["positionals"]:
         rows.append((full + ["--", "x"], "'--' then an argument nobody takes"))
+    if any(p["nargs"] == "*" for p in spec["positionals"]):
+        rows.append(([cmd] + base_args(cmd, spec), "nargs='*' takes no argument too"))
     return rows
 
 
@@ -182,6 +235,45 @@ TOP_ROWS = [
     (["ini"], "no prefix matching of commands"),
     (["--", "init"], "'--' before the command"),
     (["init", "--path"], "--path needs a value"),
+    (["--path", "x", "init"], "ours: --path before the command (upstream: unrecognized)"),
+]
+PIN = ["--sopin", "s", "--userpin", "u"]
+EXTRA_ROWS = [
+    (["init", "--primary-handle", "--transient-parent"], "see INTENTIONAL"),
+    (["init", "--primary-handle="], "see INTENTIONAL"),
+    (["init", "--hierarchy-auth=", "--owner-auth=x"],
+     "two names in a mutually exclusive group: '' is the default, so no conflict"),
+    (["init", "--hierarchy-auth=a", "--owner-auth=x"], "... and a real value conflicts"),
+    (["init", "--owner-auth=a", "--owner-auth=x"], "the same name twice is no conflict"),
+    (["init", "--primary-handle", "0x81000002", "--primary-handle"],
+     "nargs='?' repeated: the last, bare, wins"),
+    (["init", "--transient-parent", "--primary-auth", "x"], "nargs='?' before an option"),
+    (["addkey", "-hx"], "-h with an attached argument"),
+    (["addkey", "--label", "t", "--algorithm", "ecc256", "--sopin", "a", "--userpin", "b"],
+     "mutually exclusive --sopin / --userpin"),
+    (["addkey", "--label", "t", "--algorithm", "ecc256", "--userpin", "a", "--userpin", "b"],
+     "one of a mutually exclusive group twice"),
+    (["addtoken", "--pid", "010", "--label", "a"] + PIN, "type=int: leading zeros are decimal"),
+    (["addtoken", "--pid", " 1_0 ", "--label", "a"] + PIN, "type=int: blanks, underscores"),
+    (["addtoken", "--pid", "0x1", "--label", "a"] + PIN, "type=int: no hex"),
+    (["addtoken", "--pid", "+1", "--label", "a"] + PIN, "type=int: a sign"),
+    (["addtoken", "--pid", "1__0", "--label", "a"] + PIN, "type=int: one underscore at a time"),
+    (["link", "k1", "--label", "x", "k2"], "nargs='*' is consumed once: k2 is left over"),
+    (["link", "--label", "x", "--", "-k1", "k2"], "after '--' anything is a key file"),
+    (["objdel", "--", "--id"], "after '--' an option name is the positional"),
+    (["objdel", "-5"], "a negative number is a positional"),
+    (["objdel", "-x"], "anything else with '-' is an option"),
+    (["objmod", "--id", "1", "--", "--key"], "nargs='?' positional after '--'"),
+    (["objmod", "a.yaml", "--id", "1"], "the positional first"),
+    (["export", "--output", "x", "--id", "1"], "--output: unique prefix of --output-prefix"),
+    (["export", "--id", "1", "--o=x"], "--o=: a prefix with '='"),
+    (["listprimaries", "--path", "-"], "'-' alone is a value"),
+    (["listtokens", "--pid", "1", "--pid"], "the last occurrence lacks its value"),
+    (["changepin", "--user", "so", "--user=user", "--label", "l", "--new", "n"],
+     "choices checked per occurrence, last wins"),
+    (["changepin", "--user", "bad", "--user=user", "--label", "l", "--new", "n"],
+     "an invalid choice is an error even if a later one is valid"),
+    (["verify", "--label", "t", "--sop", "s", "--userp", "u"], "two prefixes"),
 ]
 
 
@@ -192,7 +284,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def verdicts(spec):
-    rows = list(TOP_ROWS)
+    rows = list(TOP_ROWS) + EXTRA_ROWS
     for cmd, s in spec.items():
         rows += rows_for(cmd, s)
     upstream = upstream_parser([argv for argv, _ in rows])
@@ -205,11 +297,17 @@ def status_class(code):
 
 def run_ours_rows(rows, tmp):
     requires_file(PTOOL_BIN, "tpm2-ptool binary")
+    # addcert reads its certificate before the store: a real one.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp / "c.key"),
+                    "-out", str(tmp / "c.pem"), "-subj", "/CN=t", "-days", "1"],
+                   check=True, capture_output=True)
     env = base_env()
     env.update({"HOME": str(tmp), "TPM2_PKCS11_STORE": str(tmp / "no-store"),
                 "TPM2_PKCS11_TCTI": "mssim:host=127.0.0.1,port=9"})
 
     def one(argv):
+        argv = argv[:1] + OURS_ONLY.get(argv[0], []) + argv[1:] if argv else argv
         p = subprocess.run([PTOOL_BIN, *argv], env=env, capture_output=True, text=True,
                            stdin=subprocess.DEVNULL, cwd=tmp, timeout=60)
         return p.returncode, p.stderr
@@ -227,6 +325,8 @@ def test_every_row_same_verdict_as_upstream(verdicts, tmp_path):
         # converter that exits). Ours: 2 = refused; else it parsed and failed later.
         up_usage = up["status"] == 2
         our_usage = code == 2
+        if our_usage and not up_usage and semantic(argv):
+            continue
         if tuple(argv) in INTENTIONAL:
             assert up_usage != our_usage or up["status"] != 0, f"not a difference any more: {argv}"
             continue
