@@ -67,13 +67,14 @@ const std::map<std::string, std::vector<std::string>>&
 upstream_choices()
 {
   static const std::map<std::string, std::vector<std::string>> k = {
-    {"init --transient-parent", {"tpm2-tools-default", "tpm2-tools-ecc-default", "tss2-engine-key"}},
+    {"init --transient-parent",
+     {"tpm2-tools-default", "tpm2-tools-ecc-default", "tss2-engine-key"}},
     {"changepin --user", {"so", "user"}},
     {"import --algorithm",
      {"rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}},
     {"addkey --algorithm",
-     {"rsa1024", "rsa2048", "rsa3072", "rsa4096", "aes128", "aes256", "ecc224", "ecc256",
-      "ecc384", "ecc521", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}},
+     {"rsa1024", "rsa2048", "rsa3072", "rsa4096", "aes128", "aes256", "ecc224", "ecc256", "ecc384",
+      "ecc521", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}},
     {"objmod --type", {"int", "str", "bool", "raw"}},
     {"export --format", {"auto", "tpm2", "pem"}},
   };
@@ -136,7 +137,8 @@ command_from(const CLI::App& app, const UpstreamCommand* up, bool top)
       bool is_int = false;
       one.upstream = upstream_name(n, &is_int) || (top && (n == "--help" || n == "-h"));
       one.python_int = is_int;
-      if (auto ch = upstream_choices().find(c.name + " " + n); up && ch != upstream_choices().end()) {
+      if (auto ch = upstream_choices().find(c.name + " " + n);
+          up && ch != upstream_choices().end()) {
         one.choices = ch->second;
       }
       one.secret = is_secret_option(n);
@@ -213,8 +215,13 @@ suggestions(std::string_view word, const std::vector<std::string>& candidates)
   }
   size_t best = std::string::npos;
   std::vector<std::string> out;
+  // Dashes do not count: "--shell" is not near "--help".
+  auto bare = [](std::string_view w) {
+    return w.substr(std::min(w.find_first_not_of('-'), w.size()));
+  };
+  word = bare(word);
   for (const std::string& c : candidates) {
-    size_t d = edit_distance(word, c);
+    size_t d = edit_distance(word, bare(c));
     if (d < best) {
       best = d;
       out = {c};
@@ -222,7 +229,7 @@ suggestions(std::string_view word, const std::vector<std::string>& candidates)
       out.push_back(c);
     }
   }
-  size_t limit = std::max<size_t>(1, (word.size() + 1) / 3);
+  size_t limit = std::max<size_t>(1, word.size() / 3);
   if (best > limit || out.size() > 3) {
     out.clear();
   }
@@ -263,8 +270,8 @@ public:
   struct Result
   {
     bool help = false;
-    std::vector<int> order;                             // options set, in first-seen order
-    std::map<int, std::optional<std::string>> values;   // by option index (dest), last wins
+    std::vector<int> order;                           // options set, in first-seen order
+    std::map<int, std::optional<std::string>> values; // by option index (dest), last wins
     std::vector<std::string> positionals;
   };
 
@@ -385,8 +392,9 @@ Parser::classify(std::string_view arg) const
   // Upstream's options keep the meaning upstream gives an abbreviation; ours are matched only
   // where no upstream option is.
   std::vector<Match> up;
-  std::copy_if(all.begin(), all.end(), std::back_inserter(up),
-               [&](const Match& m) { return cmd_.options[static_cast<size_t>(m.option)].upstream; });
+  std::copy_if(all.begin(), all.end(), std::back_inserter(up), [&](const Match& m) {
+    return cmd_.options[static_cast<size_t>(m.option)].upstream;
+  });
   const std::vector<Match>& matches = up.empty() ? all : up;
   if (matches.size() > 1) {
     std::string names;
@@ -586,8 +594,9 @@ Parser::run()
     if (!v && i + 1 < tokens_.size() && pattern_[i + 1] == 'A') {
       v = args_[i + 1];
     }
-    if (!v || std::find(k_output_formats.begin(), k_output_formats.end(), *v)
-                == k_output_formats.end()) {
+    if (!v
+        || std::find(k_output_formats.begin(), k_output_formats.end(), *v)
+             == k_output_formats.end()) {
       t.option = t.shadowed_by;
     }
   }

@@ -22,10 +22,10 @@ enum class Arity { k_none, k_one, k_optional }; // store_true, one value, nargs=
 // One option of a (sub)command as argparse would see it.
 struct ArgOption
 {
-  std::vector<std::string> names; // with dashes; argparse option strings for one destination
+  std::vector<std::string> names; // one option string, with dashes (see `group` for aliases)
   Arity arity = Arity::k_one;
-  bool upstream = false; // upstream 1.9.0 declares it (wins prefix matches over our additions)
-  bool secret = false;   // its value is stashed and wiped, never copied into a std::string
+  bool upstream = false;   // upstream 1.9.0 declares it (wins prefix matches over our additions)
+  bool secret = false;     // its value is stashed and wiped, never copied into a std::string
   bool python_int = false; // upstream's type=int: Python's int() rules, passed on in decimal
   bool help = false;
   std::vector<std::string> choices; // upstream's choices=, checked on every occurrence
