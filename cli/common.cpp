@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -371,30 +372,17 @@ stash(const char* value, size_t len)
 
 } // namespace
 
-std::vector<std::string>
-take_argv(int argc, char** argv)
+std::string
+stash_secret(std::string_view value)
 {
-  std::vector<std::string> args;
-  args.reserve(static_cast<size_t>(argc));
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string taken;
-    for (const char* flag : k_secret_flags) {
-      std::string_view f = flag;
-      if (arg == f && i + 1 < argc) {
-        args.emplace_back(arg);
-        ++i;
-        taken = stash(argv[i], std::strlen(argv[i]));
-      } else if (arg.size() > f.size() && arg.substr(0, f.size()) == f && arg[f.size()] == '=') {
-        taken = std::string(f) + "=" + stash(argv[i] + f.size() + 1, arg.size() - f.size() - 1);
-      }
-      if (!taken.empty()) {
-        break;
-      }
-    }
-    args.push_back(taken.empty() ? std::string(arg) : std::move(taken));
-  }
-  return args;
+  return stash(value.data(), value.size());
+}
+
+bool
+is_secret_option(std::string_view name)
+{
+  return std::find(std::begin(k_secret_flags), std::end(k_secret_flags), name)
+         != std::end(k_secret_flags);
 }
 
 SecureBytes

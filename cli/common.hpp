@@ -51,11 +51,14 @@ SecureBytes read_secret(const SecretOption& opt, Prompt prompt,
 // prompt, instead of reading again (a command run a second time after a recoverable failure).
 void replay_secrets();
 
-// The arguments CLI11 parses. The values of secret options (--userpin X, --sopin=X, …) are
-// moved into wiped memory and wiped from argv itself (/proc/PID/cmdline); CLI11 sees a
-// placeholder instead, which argv_secret() turns back into the secret.
-std::vector<std::string> take_argv(int argc, char** argv);
+// The values of secret options (--userpin X, --sopin=X, --user=X for --userpin, …) are moved
+// into wiped memory and wiped from argv itself (/proc/PID/cmdline) by stash_secret() while
+// the command line is normalised (cli/argv_rules.hpp); CLI11 sees the placeholder it returns,
+// which argv_secret() turns back into the secret.
+std::string stash_secret(std::string_view value_in_argv);
 SecureBytes argv_secret(const std::string& value);
+// Whether the option named (in full, e.g. "--userpin") carries a secret.
+bool is_secret_option(std::string_view name);
 
 // Throws a usage error naming `what` unless `text` is well-formed UTF-8 (labels are shown as
 // UTF-8 by the PKCS#11 library and by PyYAML-based tools).

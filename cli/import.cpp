@@ -202,9 +202,12 @@ add_import(CLI::App& app, const GlobalOptions& g)
     ->add_option("--privkey", opts->privkey,
                  "private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key")
     ->required();
-  sub->add_option("--algorithm", opts->algorithm,
-                  "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 "
-                  "(default: from the key)");
+  sub
+    ->add_option("--algorithm", opts->algorithm,
+                 "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 "
+                 "(default: from the key)")
+    ->check(CLI::IsMember(
+      {"rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}));
   sub->add_option("--passin", opts->passin,
                   "passphrase of the key file: pass:X, env:VAR, file:PATH");
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");

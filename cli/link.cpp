@@ -25,6 +25,7 @@ struct LinkOptions
   std::string label;
   std::optional<std::string> key_label;
   std::optional<std::string> id;
+  bool always_authenticate = false;
   TokenAuthOptions auth;
   SecretOption key_auth{"--auth", "TPM2_PTOOL_KEY_AUTH", "key auth"};
   OutputFormat output;
@@ -136,6 +137,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
     in.wrapped_auth = crypto::wrap_auth(wrapping, key_auth);
     in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
     in.label = o.key_label.value_or("");
+    in.always_authenticate = o.always_authenticate;
     all.push_back(keys::key_objects(in, algs));
     ids.push_back(in.id);
   }
@@ -178,6 +180,8 @@ add_link(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--label", opts->label, "label of the token")->required();
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
   sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
+  sub->add_flag("--attr-always-authenticate", opts->always_authenticate,
+                "require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)");
   add_token_auth_options(sub, opts->auth);
   add_secret_option(sub, opts->key_auth, "the key's existing auth value (default empty)");
   add_output_option(sub, opts->output);

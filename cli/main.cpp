@@ -10,6 +10,7 @@
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
 
+#include "cli/argv_rules.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/spinner.hpp"
@@ -80,10 +81,21 @@ main(int argc, char** argv)
     ->type_name("DIR");
   ptool::cli::add_all_commands(app, global);
 
-  // Secret option values never reach CLI11's std::strings (they would be freed unwiped).
-  std::vector<std::string> args = ptool::cli::take_argv(argc, argv);
-  std::reverse(args.begin(), args.end());
+  // argparse's rules (upstream's) turned into one canonical command line for CLI11. Secret
+  // option values never reach CLI11's std::strings (they would be freed unwiped).
+  std::string command;
   try {
+    std::vector<std::string_view> raw(argv + 1, argv + argc);
+    ptool::cli::NormalisedArgv norm =
+      ptool::cli::normalise_argv(raw, ptool::cli::arg_table(app), ptool::cli::stash_secret);
+    if (norm.no_command) {
+      // As upstream: no command prints the usage and succeeds.
+      std::cout << app.help();
+      return 0;
+    }
+    command = norm.command;
+    std::vector<std::string> args = std::move(norm.args);
+    std::reverse(args.begin(), args.end());
     // A TPM without resource manager that is full of what killed processes left: the first
     // run has flushed its own handles on the way out, so everything still loaded is stale;
     // free it and run the command once more (same arguments, same secrets).
@@ -104,7 +116,8 @@ main(int argc, char** argv)
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "tpm2-ptool: " << tag("error:", "1;31") << " " << e.what() << "\n"
-              << "hint: see 'tpm2-ptool --help'\n";
+              << tag("hint:", "36") << " see 'tpm2-ptool "
+              << (command.empty() ? std::string() : command + " ") << "--help'\n";
     return static_cast<int>(ptool::ExitCode::k_usage);
   } catch (const ptool::Error& e) {
     return report(e);

@@ -237,7 +237,7 @@ _tpm2_ptool()
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
     export)
         _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     rmkey)

@@ -230,6 +230,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using link' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
     complete -c $c -n '__tpm2_ptool_using link' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key (CKA_LABEL)'
     complete -c $c -n '__tpm2_ptool_using link' -l id -x -d 'CKA_ID text of the key; default 16 random hex characters'
+    complete -c $c -n '__tpm2_ptool_using link' -l attr-always-authenticate -d 'require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)'
     complete -c $c -n '__tpm2_ptool_using link' -l userpin -x -d 'the token\'s user PIN (visible to other users on the command line: prefer --userpin-file or $TPM2_PTOOL_USERPIN)'
     complete -c $c -n '__tpm2_ptool_using link' -l userpin-file -r -F -d 'read the user PIN from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using link' -l sopin -x -d 'the token\'s SO PIN (instead of the user PIN) (visible to other users on the command line: prefer --sopin-file or $TPM2_PTOOL_SOPIN)'
