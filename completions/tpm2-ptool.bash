@@ -183,7 +183,7 @@ _tpm2_ptool()
         if [[ $cur == -* ]]; then
             _tpm2_ptool_words '--help -h --version --tcti --path'
         else
-            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor completion'
+            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor attest completion'
         fi ;;
     init)
         _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
@@ -245,6 +245,8 @@ _tpm2_ptool()
         _tpm2_ptool_words '--help -h --host --label --module --output' ;;
     doctor)
         _tpm2_ptool_words '--help -h --output' ;;
+    attest)
+        _tpm2_ptool_words '--help -h' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'
