@@ -13,7 +13,7 @@ import struct
 import pytest
 
 from keyops_common import USER_PIN, add_key, make_token
-from ptool_fixtures import Swtpm, ptool_env, run, run_ptool
+from ptool_fixtures import Swtpm, assert_no_tpm_leaks, ptool_env, run, run_ptool
 
 NONCE = "00112233445566778899aabbccddeeff"
 EXIT_ATTEST_FAILED = 7
@@ -130,6 +130,19 @@ def test_key_verifies(device, key_label):
     assert out[1].startswith("OK: generated in the TPM of EK CN=unknown")
     js = json.loads(_verify(device, doc, extra=["--output", "json"]).stdout)
     assert js["verdict"] == "ok" and js["ssh_public_key"] == out[0]
+    assert_no_tpm_leaks(device["tpm"].tcti)
+
+
+def test_bad_input_fails_before_the_tpm(device, work):
+    env = dict(device["env"], TPM2_PKCS11_TCTI="swtpm:host=127.0.0.1,port=1")
+    proc = _ptool(["attest", "key", "--label", "tok", "--key-label", "gen", "--nonce", "zz",
+                   "--userpin", USER_PIN], env, check=False)
+    _fails(proc, 2, "--nonce must be 8 to 64 bytes in hex")
+    proc = _ptool(["attest", "activate", device["enroll"]], env, check=False)
+    _fails(proc, 2, "is not a tpm2-ptool-attest-challenge document")
+    proc = _ptool(["attest", "verify", "--device", work / "missing.json", "--nonce", NONCE,
+                   device["enroll"]], env, check=False)
+    _fails(proc, 6, "cannot read document")
 
 
 def _fails(proc, code, text):
