@@ -280,7 +280,18 @@ certify(ESYS_CONTEXT* ctx, ESYS_TR key, tpm::Session& key_session, const Hierarc
                             ESYS_TR_NONE, &qualifying, &scheme, &attest, &sig);
   EsysPtr<TPM2B_ATTEST> a(attest);
   EsysPtr<TPMT_SIGNATURE> s(sig);
-  tpm::check_rc(rc, "TPM2_Certify", tpm::AuthKind::k_pin);
+  // The key auth was unwrapped with the PIN, so a refusal means the stored auth is not the
+  // key's (a linked key whose auth changed), not a wrong PIN.
+  try {
+    tpm::check_rc(rc, "TPM2_Certify of the key (its stored auth)", tpm::AuthKind::k_none);
+  } catch (const Error& e) {
+    if (e.code() != ExitCode::k_auth || tpm::is_lockout(e)) {
+      throw;
+    }
+    throw Error(ExitCode::k_auth, e.what(),
+                "the key's auth in the store is not its current auth (changed after export?): "
+                "link the key again with 'tpm2-ptool link --auth-file'");
+  }
   Certification out;
   out.cert_info.assign(attest->attestationData, attest->attestationData + attest->size);
   out.signature.resize(sizeof(TPMT_SIGNATURE));
