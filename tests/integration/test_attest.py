@@ -8,6 +8,7 @@ documents each step prints.
 import base64
 import hashlib
 import json
+import stat
 import struct
 
 import pytest
@@ -241,6 +242,8 @@ def test_impostor_ak_cannot_activate(device, work):
         challenge = _write(work / "impostor-challenge.json", _json(_ptool(
             ["attest", "challenge", "--ek-ca", device["roots"], "--state",
              work / "impostor.state", enroll], device["env"])))
+        # The verifier's state is the only file with a secret: 0600.
+        assert stat.S_IMODE((work / "impostor.state").stat().st_mode) == 0o600
         for env in (device["env"], env2):
             proc = _ptool(["attest", "activate", challenge], env, check=False)
             _fails(proc, 3, "cannot activate this credential")
