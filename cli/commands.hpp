@@ -17,6 +17,7 @@ void add_verify(CLI::App& app, const GlobalOptions& g);
 void add_changepin(CLI::App& app, const GlobalOptions& g);
 void add_initpin(CLI::App& app, const GlobalOptions& g);
 void add_export(CLI::App& app, const GlobalOptions& g);
+void add_attest(CLI::App& app, const GlobalOptions& g);
 void add_import(CLI::App& app, const GlobalOptions& g);
 void add_link(CLI::App& app, const GlobalOptions& g);
 void add_destroy(CLI::App& app, const GlobalOptions& g);

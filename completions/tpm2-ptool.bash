@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--output|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--lockout-auth|--lockout-auth-file) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -53,7 +53,6 @@ _tpm2_ptool()
     init:--hierarchy-auth-file) _filedir; return ;;
     init:--primary-handle) _filedir; return ;;
     init:--transient-parent) _tpm2_ptool_words 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key'; return ;;
-    init:--pid) _tpm2_ptool_live pids; return ;;
     init:--output) _tpm2_ptool_words 'yaml json'; return ;;
     destroy:--pid) _tpm2_ptool_live pids; return ;;
     destroy:--handle) return ;;
@@ -176,8 +175,6 @@ _tpm2_ptool()
     ssh-config:--module) _filedir; return ;;
     ssh-config:--output) _tpm2_ptool_words 'text json'; return ;;
     doctor:--output) _tpm2_ptool_words 'text json'; return ;;
-    doctor:--lockout-auth) return ;;
-    doctor:--lockout-auth-file) _filedir; return ;;
     esac
     $split && return
 
@@ -186,16 +183,16 @@ _tpm2_ptool()
         if [[ $cur == -* ]]; then
             _tpm2_ptool_words '--help -h --version --tcti --path'
         else
-            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor completion'
+            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor attest completion'
         fi ;;
     init)
-        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --repair --pid --output' ;;
+        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
     destroy)
         _tpm2_ptool_words '--help -h --pid --handle --hierarchy-auth --hierarchy-auth-file --yes -y --keep-handle' ;;
     dbup)
         _tpm2_ptool_words '--help -h --output' ;;
     rmtoken)
-        _tpm2_ptool_words '--help -h --label --yes -y' ;;
+        _tpm2_ptool_words '--help -h --label' ;;
     verify)
         _tpm2_ptool_words '--help -h --label --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     addtoken)
@@ -237,17 +234,19 @@ _tpm2_ptool()
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --label --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
     export)
         _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     rmkey)
-        _tpm2_ptool_words '--help -h --label --key-label --id --yes -y --output' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --output' ;;
     ssh-pubkey)
         _tpm2_ptool_words '--help -h --label --key-label --id --fingerprint --authorized-keys-options --output' ;;
     ssh-config)
         _tpm2_ptool_words '--help -h --host --label --module --output' ;;
     doctor)
-        _tpm2_ptool_words '--help -h --output --clear-lockout --lockout-auth --lockout-auth-file' ;;
+        _tpm2_ptool_words '--help -h --output' ;;
+    attest)
+        _tpm2_ptool_words '--help -h' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'

@@ -16,6 +16,12 @@ enum class ExitCode : int {
   k_tcti = 4,        // TPM unreachable at the TCTI
   k_unsupported = 5, // this TPM does not support the algorithm or command
   k_not_found = 6,   // named primary, token, key or object does not exist
+
+  // attest (docs/attestation.md): evidence that does not verify (chain, signature, nonce,
+  // binding, a tampered document), and an attested key without fixedTPM / fixedParent /
+  // sensitiveDataOrigin.
+  k_attest_failed = 7,
+  k_attest_policy = 8,
 };
 
 // The one error type of core/, store/ and cli/. `message` says what failed (one line, no

@@ -382,12 +382,14 @@ class Swtpm:
     client that keeps its connection open blocks all others.
     """
 
-    def __init__(self, attempts=10):
+    def __init__(self, attempts=10, ek_certs=False):
         self.state_dir = _new_tmpdir("ptool-swtpm-")
         self.port = None
         self._daemon = None
         errors = []
         try:
+            if ek_certs:
+                self._provision_ek_certs()
             for _ in range(attempts):
                 port = _candidate_port()
                 daemon = self._spawn(port)
@@ -404,6 +406,30 @@ class Swtpm:
         except BaseException:
             shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
+
+    def _provision_ek_certs(self):
+        """EK and platform certificates in NV, issued by a private swtpm_localca whose
+        root is `self.ek_ca_root` and intermediate `self.ek_ca_issuer` (swtpm_setup
+        writes RSA 2048 at 0x01c00002 and ECC P-384 at 0x01c00016)."""
+        ca = self.state_dir / "localca"
+        ca.mkdir()
+        (ca / "swtpm-localca.conf").write_text(
+            f"statedir = {ca}\nsigningkey = {ca}/signkey.pem\n"
+            f"issuercert = {ca}/issuercert.pem\ncertserial = {ca}/certserial\n")
+        (ca / "swtpm-localca.options").write_text(
+            "--platform-manufacturer ptool-test\n--platform-version 2.1\n"
+            "--platform-model swtpm\n")
+        (ca / "swtpm_setup.conf").write_text(
+            "create_certs_tool = /usr/bin/swtpm_localca\n"
+            f"create_certs_tool_config = {ca}/swtpm-localca.conf\n"
+            f"create_certs_tool_options = {ca}/swtpm-localca.options\n"
+            "active_pcr_banks = sha256\n")
+        subprocess.run(["swtpm_setup", "--tpm2", "--tpmstate", str(self.state_dir),
+                        "--create-ek-cert", "--create-platform-cert",
+                        "--config", str(ca / "swtpm_setup.conf"), "--overwrite"],
+                       check=True, capture_output=True, timeout=120)
+        self.ek_ca_root = ca / "swtpm-localca-rootca-cert.pem"
+        self.ek_ca_issuer = ca / "issuercert.pem"
 
     def _spawn(self, port):
         log = self.state_dir / "swtpm.log"

@@ -76,7 +76,7 @@ def token(swtpm_module, tmp_path_factory):
 
 def test_schemas_are_valid_draft_2020_12():
     files = sorted(SCHEMAS.glob("*.schema.json"))
-    assert {f.name.split(".")[0] for f in files} == COMMANDS
+    assert {f.name.split(".")[0] for f in files if not f.name.startswith("attest-")} == COMMANDS
     for f in files:
         schema = json.loads(f.read_text())
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -52,6 +52,7 @@ def sshd(tmp_path_factory):
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key])
     authorized = d / "authorized_keys"
     authorized.write_text("")
+    (d / "user_ca.pub").write_text("")  # test_attest_ssh_ca.py puts its SSH CA here
     port = _free_port()
     config = d / "sshd_config"
     config.write_text(f"""Port {port}
@@ -59,6 +60,7 @@ ListenAddress 127.0.0.1
 HostKey {host_key}
 PidFile {d / 'sshd.pid'}
 AuthorizedKeysFile {authorized}
+TrustedUserCAKeys {d / 'user_ca.pub'}
 StrictModes no
 UsePAM no
 PermitRootLogin yes
