@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <vector>
 
@@ -52,6 +53,10 @@ main(int argc, char** argv)
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // Everything we create (store directory, database, exported keys) is private to the user.
   umask(077);
+  // tpm2-tss logs every failed connection attempt on stderr; we report errors ourselves in one
+  // line. A user who wants the library's log still gets it by setting TSS2_LOG. Set here, while
+  // the process has one thread (the PKCS#11 module never touches its host's environment).
+  setenv("TSS2_LOG", "all+none", 0);
   ptool::cli::GlobalOptions global;
   CLI::App app{"Manage tpm2-pkcs11 stores: TPM-backed PKCS#11 tokens and keys", "tpm2-ptool"};
   app.set_version_flag("--version", version_text());
