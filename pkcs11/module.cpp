@@ -329,7 +329,8 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
   // A TPM lost since the last use is reopened once; a PIN the TPM never checked counts
   // against nothing, so the retry costs no dictionary-attack try.
   ts.wrapping_key = with_tpm(
-    ts, [&] { return tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); });
+    ts, [&] { return tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
+    CKR_DEVICE_ERROR);
   // From here on the host holds a token's wrapping key (after a login, or on first use of an
   // empty-PIN token): keep it out of core dumps and away from same-user /proc readers. Not
   // before: a failed login leaves the host as it was.

@@ -118,9 +118,10 @@ public:
   // Runs `op` (TPM work for `ts`). When the TPM is lost (tpm::is_lost_tpm: transport or TCTI
   // failure, TPM reset or restart), the TPM side is dropped and reopened and `op` runs once
   // more: it reloads the primary and keys, with the auth kept in memory. When that fails too,
-  // the token is logged out (the next C_Login starts afresh) and CKR_DEVICE_REMOVED thrown.
+  // the token is logged out (the next C_Login starts afresh) and `gone` thrown
+  // (CKR_DEVICE_REMOVED; C_Login, which had nothing to lose, says CKR_DEVICE_ERROR).
   template<typename F>
-  auto with_tpm(TokenState& ts, F&& op) -> decltype(op());
+  auto with_tpm(TokenState& ts, F&& op, CK_RV gone = CKR_DEVICE_REMOVED) -> decltype(op());
   // Forgets the token's TPM side without flushing anything (the handles are gone).
   void drop_tpm(TokenState& ts) noexcept;
 
@@ -138,7 +139,7 @@ private:
 
 template<typename F>
 auto
-Module::with_tpm(TokenState& ts, F&& op) -> decltype(op())
+Module::with_tpm(TokenState& ts, F&& op, CK_RV gone) -> decltype(op())
 {
   try {
     return op();
@@ -161,7 +162,7 @@ Module::with_tpm(TokenState& ts, F&& op) -> decltype(op())
   }
   drop_tpm(ts);
   logout(ts);
-  fail(CKR_DEVICE_REMOVED);
+  fail(gone);
 }
 
 } // namespace ptool::p11
