@@ -301,17 +301,26 @@ is_link(const fs::path& p)
   return fs::is_symlink(p, ec);
 }
 
-// Interrupts a statement (SQLITE_INTERRUPT) once it has run k_max_query_steps VM steps.
-int
-bound_queries(void* db) noexcept
+// Progress-handler calls since the current statement started (the handler runs every
+// k_progress_period VM steps; SQLITE_STMTSTATUS_VM_STEP is only updated when a step returns,
+// so it cannot bound one endless step). Owned by the connection: freed with it through the
+// destructor of a function registered only for that purpose.
+constexpr int k_progress_period = 10000;
+struct QueryBudget
 {
-  for (sqlite3_stmt* st = sqlite3_next_stmt(static_cast<sqlite3*>(db), nullptr); st;
-       st = sqlite3_next_stmt(static_cast<sqlite3*>(db), st)) {
-    if (sqlite3_stmt_busy(st)
-        && sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0) > k_max_query_steps) {
-      return 1;
-    }
-  }
+  int64_t ticks = 0;
+};
+
+int
+bound_queries(void* budget) noexcept
+{
+  return ++static_cast<QueryBudget*>(budget)->ticks > k_max_query_steps / k_progress_period;
+}
+
+int
+statement_started(unsigned, void* budget, void*, void*) noexcept
+{
+  static_cast<QueryBudget*>(budget)->ticks = 0;
   return 0;
 }
 
@@ -353,7 +362,17 @@ harden_connection(sqlite3* db, const fs::path& file)
                 "this SQLite library lacks SQLITE_DBCONFIG_DEFENSIVE / trusted_schema (3.31+)");
   }
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, k_max_value_bytes);
-  sqlite3_progress_handler(db, 10000, bound_queries, db);
+  auto* budget = new QueryBudget(); // NOLINT(cppcoreguidelines-owning-memory): freed by SQLite
+  if (sqlite3_create_function_v2(
+        db, "ptool_query_budget", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, budget,
+        [](sqlite3_context* c, int, sqlite3_value**) { sqlite3_result_null(c); }, nullptr, nullptr,
+        [](void* p) { delete static_cast<QueryBudget*>(p); }) // NOLINT
+      != SQLITE_OK) {
+    // SQLite has already called the destructor on `budget` (sqlite3_create_function_v2).
+    throw Error(ExitCode::k_general, "cannot open " + file.string() + ": " + sqlite3_errmsg(db));
+  }
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, statement_started, budget);
+  sqlite3_progress_handler(db, k_progress_period, bound_queries, budget);
 }
 
 Store
