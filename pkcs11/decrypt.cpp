@@ -30,7 +30,7 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
   }
   return finishing(s, [&](bool& keep) -> CK_RV {
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
-    size_t k = (modulus_bits(obj.attrs) + 7) / 8;
+    size_t k = tpm_key_facts(obj).signature_size(); // modulus bytes, from the TPM key
     if (!out && !s.op.result) {
       *out_len = k; // an upper bound is allowed; the TPM is asked only once
       keep = true;
@@ -44,30 +44,36 @@ decrypt(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE
         return CKR_USER_NOT_LOGGED_IN;
       }
       TokenState& ts = m.token(s.slot);
-      ESYS_TR key = m.load_key(ts, obj);
       bool oaep = s.op.mech->family == Mechanism::Family::k_rsa_oaep;
       std::span<const uint8_t> cipher(in, in_len);
-      try {
-        if (oaep && !s.op.label.empty() && s.op.label.back() != 0) {
-          // The TPM only takes NUL-terminated OAEP labels: raw RSA, then decode here.
-          SecureBytes em = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(), TPM2_ALG_NULL,
-                                            TPM2_ALG_NULL, cipher);
-          em.insert(em.begin(), em.size() < k ? k - em.size() : 0, 0);
-          s.op.result = crypto::oaep_decode(s.op.pss_md, em, s.op.label);
-          if (!s.op.result) {
-            return CKR_ENCRYPTED_DATA_INVALID;
+      CK_RV rv = m.with_tpm(ts, [&]() -> CK_RV {
+        ESYS_TR key = m.load_key(ts, obj);
+        try {
+          if (oaep && !s.op.label.empty() && s.op.label.back() != 0) {
+            // The TPM only takes NUL-terminated OAEP labels: raw RSA, then decode here.
+            SecureBytes em = tpm::rsa_decrypt(ts.esys->get(), key, ts.pc->session(), TPM2_ALG_NULL,
+                                              TPM2_ALG_NULL, cipher);
+            em.insert(em.begin(), em.size() < k ? k - em.size() : 0, 0);
+            s.op.result = crypto::oaep_decode(s.op.pss_md, em, s.op.label);
+            if (!s.op.result) {
+              return CKR_ENCRYPTED_DATA_INVALID;
+            }
+          } else {
+            s.op.result = tpm::rsa_decrypt(
+              ts.esys->get(), key, ts.pc->session(), oaep ? TPM2_ALG_OAEP : TPM2_ALG_RSAES,
+              oaep ? tpm_hash(s.op.pss_md) : TPM2_ALG_NULL, cipher, s.op.label);
           }
-        } else {
-          s.op.result = tpm::rsa_decrypt(
-            ts.esys->get(), key, ts.pc->session(), oaep ? TPM2_ALG_OAEP : TPM2_ALG_RSAES,
-            oaep ? tpm_hash(s.op.pss_md) : TPM2_ALG_NULL, cipher, s.op.label);
+        } catch (const Error& e) {
+          if (e.code() == ExitCode::k_tcti || tpm::is_lost_tpm(e)) {
+            throw;
+          }
+          log(LogLevel::k_info, std::string("decrypt failed: ") + e.what());
+          return CKR_ENCRYPTED_DATA_INVALID;
         }
-      } catch (const Error& e) {
-        if (e.code() == ExitCode::k_tcti) {
-          throw;
-        }
-        log(LogLevel::k_info, std::string("decrypt failed: ") + e.what());
-        return CKR_ENCRYPTED_DATA_INVALID;
+        return CKR_OK;
+      });
+      if (rv != CKR_OK) {
+        return rv;
       }
     }
     const SecureBytes& plain = *s.op.result;
@@ -96,8 +102,13 @@ generate_random(Module& m, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
   }
   Session& s = m.session(h);
   TokenState& ts = m.token(s.slot);
-  m.tpm(ts);
-  Bytes r = tpm::get_random(ts.esys->get(), len);
+  Bytes r = m.with_tpm(ts, [&] {
+    m.tpm(ts);
+    return tpm::get_random(ts.esys->get(), len);
+  });
+  if (r.size() != len) {
+    return CKR_FUNCTION_FAILED;
+  }
   if (len) {
     std::memcpy(out, r.data(), len);
   }

@@ -66,6 +66,14 @@ with_module(F&& f) noexcept
   });
 }
 
+// The functions this module does not offer: CKR_CRYPTOKI_NOT_INITIALIZED before C_Initialize
+// (and in a forked child), like every other call, then CKR_FUNCTION_NOT_SUPPORTED.
+CK_RV
+not_supported() noexcept
+{
+  return with_module([](Module&) -> CK_RV { return CKR_FUNCTION_NOT_SUPPORTED; });
+}
+
 CK_RV
 initialize(CK_VOID_PTR args)
 {
@@ -266,191 +274,191 @@ C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG l)
 CK_RV
 C_InitToken(CK_SLOT_ID, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_InitPIN(CK_SESSION_HANDLE, CK_UTF8CHAR_PTR, CK_ULONG)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SetPIN(CK_SESSION_HANDLE, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR, CK_ULONG)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_GetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_CreateObject(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_EncryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_Encrypt(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_EncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_EncryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DecryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DecryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DigestInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_Digest(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DigestUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DigestKey(CK_SESSION_HANDLE, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DigestFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SignRecoverInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SignRecover(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_VerifyRecoverInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_VerifyRecover(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DigestEncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DecryptDigestUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SignEncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DecryptVerifyUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_GenerateKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_GenerateKeyPair(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_ATTRIBUTE_PTR,
                   CK_ULONG, CK_OBJECT_HANDLE_PTR, CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_WrapKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, CK_BYTE_PTR,
           CK_ULONG_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_UnwrapKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG,
             CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_DeriveKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG,
             CK_OBJECT_HANDLE_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_SeedRandom(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_GetFunctionStatus(CK_SESSION_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_CancelFunction(CK_SESSION_HANDLE)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 CK_RV
 C_WaitForSlotEvent(CK_FLAGS, CK_SLOT_ID_PTR, CK_VOID_PTR)
 {
-  return CKR_FUNCTION_NOT_SUPPORTED;
+  return not_supported();
 }
 
 static CK_FUNCTION_LIST g_functions = {

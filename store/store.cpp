@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -79,6 +80,15 @@ BEGIN
 END;
 REPLACE INTO schema (id, schema_version) VALUES (1, 8);
 )";
+
+Error
+query_too_long(const fs::path& file)
+{
+  return Error(ExitCode::k_general,
+               file.string() + ": a query ran more than " + std::to_string(k_max_query_steps)
+                 + " steps and was stopped: the store is crafted or damaged",
+               "nothing was changed; restore the store from a backup");
+}
 
 // A prepared statement with typed binds and column reads.
 class Stmt
@@ -171,6 +181,9 @@ private:
     }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
       throw Error(ExitCode::k_general, msg, "another process holds the store; try again");
+    }
+    if (rc == SQLITE_INTERRUPT) {
+      throw query_too_long(m_store.path());
     }
     throw Error(ExitCode::k_general, msg);
   }
@@ -343,12 +356,69 @@ recover_hot_journal(const fs::path& db_path)
     return;
   }
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+  int rc =
+    sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
   SqliteDb db(raw);
   if (rc == SQLITE_OK) {
+    try {
+      harden_connection(db.get(), db_path);
+    } catch (const Error&) {
+      return; // the real open reports it
+    }
     sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
     sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
   }
+}
+
+bool
+is_link(const fs::path& p)
+{
+  std::error_code ec;
+  return fs::is_symlink(p, ec);
+}
+
+// Progress-handler calls since the current statement started (the handler runs every
+// k_progress_period VM steps; SQLITE_STMTSTATUS_VM_STEP is only updated when a step returns,
+// so it cannot bound one endless step). Owned by the connection: freed with it through the
+// destructor of a function registered only for that purpose.
+constexpr int k_progress_period = 10000;
+struct QueryBudget
+{
+  int64_t ticks = 0;
+};
+
+int
+bound_queries(void* budget) noexcept
+{
+  return ++static_cast<QueryBudget*>(budget)->ticks > k_max_query_steps / k_progress_period;
+}
+
+int
+statement_started(unsigned, void* budget, void*, void*) noexcept
+{
+  static_cast<QueryBudget*>(budget)->ticks = 0;
+  return 0;
+}
+
+// The tables every reader uses, with the columns it reads (later schemas may add more).
+struct ExpectedTable
+{
+  const char* name;
+  std::vector<std::string_view> columns;
+};
+
+const std::vector<ExpectedTable>&
+expected_tables()
+{
+  static const std::vector<ExpectedTable> k_tables = {
+    {"schema", {"id", "schema_version"}},
+    {"pobjects", {"id", "hierarchy", "config", "objauth"}},
+    {"tokens", {"id", "pid", "label", "config"}},
+    {"sealobjects",
+     {"id", "tokid", "userpub", "userpriv", "userauthsalt", "sopub", "sopriv", "soauthsalt"}},
+    {"tobjects", {"id", "tokid", "attrs"}},
+  };
+  return k_tables;
 }
 
 } // namespace
@@ -377,6 +447,36 @@ check_access(const fs::path& dir, bool write)
   }
 }
 
+void
+harden_connection(sqlite3* db, const fs::path& file)
+{
+  int on = -1;
+  int off = -1;
+  bool ok =
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, &on) == SQLITE_OK && on == 1
+    && sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off) == SQLITE_OK && off == 0
+    && sqlite3_exec(db, "PRAGMA trusted_schema = OFF", nullptr, nullptr, nullptr) == SQLITE_OK;
+  if (!ok) {
+    throw Error(ExitCode::k_general,
+                "cannot open " + file.string() + " safely: " + sqlite3_errmsg(db),
+                "this SQLite library lacks SQLITE_DBCONFIG_DEFENSIVE / trusted_schema (3.31+)");
+  }
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH, k_max_value_bytes);
+  // Owned by the connection from here on: SQLite calls the destructor below when the function
+  // is dropped (at close), or at once when the call fails.
+  QueryBudget* budget = std::make_unique<QueryBudget>().release();
+  if (sqlite3_create_function_v2(
+        db, "ptool_query_budget", 0, SQLITE_UTF8 | SQLITE_DIRECTONLY, budget,
+        [](sqlite3_context* c, int, sqlite3_value**) { sqlite3_result_null(c); }, nullptr, nullptr,
+        [](void* p) { std::unique_ptr<QueryBudget>(static_cast<QueryBudget*>(p)); })
+      != SQLITE_OK) {
+    // SQLite has already called the destructor on `budget` (sqlite3_create_function_v2).
+    throw Error(ExitCode::k_general, "cannot open " + file.string() + ": " + sqlite3_errmsg(db));
+  }
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, statement_started, budget);
+  sqlite3_progress_handler(db, k_progress_period, bound_queries, budget);
+}
+
 Store
 Store::open(const fs::path& dir, Mode mode)
 {
@@ -399,13 +499,20 @@ Store::open(const fs::path& dir, Mode mode)
   }
   sqlite3* raw = nullptr;
   int flags = (mode == Mode::k_read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE)
-              | SQLITE_OPEN_FULLMUTEX;
+              | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
   int rc = sqlite3_open_v2(db_path.c_str(), &raw, flags, nullptr);
   SqliteDb db(raw);
   if (rc != SQLITE_OK) {
-    throw Error(ExitCode::k_general, "cannot open " + db_path.string() + ": "
-                                       + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    bool link = (rc & 0xff) == SQLITE_CANTOPEN && is_link(db_path);
+    throw Error(ExitCode::k_general,
+                "cannot open " + db_path.string() + ": "
+                  + (link ? std::string("it is a symbolic link")
+                          : std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))),
+                link ? "a store's database is never opened through a symlink: point --path / "
+                       "TPM2_PKCS11_STORE at the directory that holds the real file"
+                     : "");
   }
+  harden_connection(db.get(), db_path);
   sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
   sqlite3_extended_result_codes(db.get(), 0);
   Store store(db_path, std::move(db));
@@ -467,6 +574,41 @@ Store::check_schema(Mode mode)
                 "upgrade it with 'tpm2_ptool dbup' (a backup is kept)");
   }
   m_version = *version;
+  check_tables();
+}
+
+// Before any row is read: the five tables must be real tables (not views, whose SELECT could
+// recurse forever) with the columns the readers use. A crafted store fails here, clearly.
+void
+Store::check_tables() const
+{
+  for (const ExpectedTable& t : expected_tables()) {
+    Stmt type(*this, "SELECT type FROM sqlite_master WHERE name=? COLLATE NOCASE");
+    type.bind(1, std::string_view(t.name));
+    std::string kind = type.step() ? type.text(0) : std::string();
+    if (kind != "table") {
+      throw Error(ExitCode::k_general,
+                  m_path.string() + ": '" + t.name + "' is "
+                    + (kind.empty() ? std::string("missing") : "a " + kind + ", not a table")
+                    + ": not a tpm2-pkcs11 store (crafted or damaged)",
+                  "nothing was read from it; restore the store from a backup, or point --path / "
+                  "TPM2_PKCS11_STORE at the right directory");
+    }
+    Stmt cols(*this, "SELECT name FROM pragma_table_info(?)");
+    cols.bind(1, std::string_view(t.name));
+    std::vector<std::string> have;
+    while (cols.step()) {
+      have.push_back(cols.text(0));
+    }
+    for (std::string_view c : t.columns) {
+      if (std::find(have.begin(), have.end(), c) == have.end()) {
+        throw Error(ExitCode::k_general,
+                    m_path.string() + ": table '" + t.name + "' has no column '" + std::string(c)
+                      + "': not a tpm2-pkcs11 store (crafted or damaged)",
+                    "nothing was read from it; restore the store from a backup");
+      }
+    }
+  }
 }
 
 void
@@ -479,6 +621,9 @@ Store::exec(const char* sql)
   if (rc == SQLITE_NOTADB) {
     throw Error(ExitCode::k_general, m_path.string() + " is not an SQLite database",
                 "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
+  }
+  if (rc == SQLITE_INTERRUPT) {
+    throw query_too_long(m_path);
   }
   if (rc != SQLITE_OK) {
     throw Error(ExitCode::k_general, m_path.string() + ": " + msg,

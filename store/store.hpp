@@ -18,8 +18,8 @@ inline constexpr int k_schema_version = 8;
 inline constexpr const char* k_db_name = "tpm2_pkcs11.sqlite3";
 
 // The store directory: `path_option` (--path, ~ expanded), else $TPM2_PKCS11_STORE, else
-// /etc/tpm2_pkcs11 when it exists and is writable, else $HOME/.tpm2_pkcs11, else the current
-// directory.
+// /etc/tpm2_pkcs11 when it exists and is writable, else $HOME/.tpm2_pkcs11 (HOME absolute).
+// Never the current directory: throws Error (not found) when none of these applies.
 std::filesystem::path locate(const std::optional<std::string>& path_option);
 
 // What a row that cannot be parsed throws: a ptool::Error that also says which row, so a
@@ -47,6 +47,16 @@ private:
 // is not readable, or not writable when `write`). Returns quietly when it is reachable or
 // simply absent.
 void check_access(const std::filesystem::path& dir, bool write);
+
+// Settings for a connection to a store file, which is untrusted input (the PKCS#11 module
+// reads it inside ssh, ssh-agent, browsers): SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off
+// (no functions with side effects from views or triggers), values at most
+// k_max_value_bytes, and a progress handler that interrupts any one statement after
+// k_max_query_steps virtual-machine steps (count-based, so a crafted recursive view cannot
+// run or fill the disk forever). Throws Error when the library refuses a setting.
+inline constexpr int k_max_query_steps = 25'000'000;
+inline constexpr int k_max_value_bytes = 64 << 20;
+void harden_connection(sqlite3* db, const std::filesystem::path& file);
 
 // An open tpm2-pkcs11 store (schema 8, upstream's exact format). Reads never change the
 // file; every write goes through a Transaction. Errors are ptool::Error naming the file.
@@ -104,6 +114,7 @@ public:
 private:
   Store(std::filesystem::path path, SqliteDb db) : m_path(std::move(path)), m_db(std::move(db)) {}
   void check_schema(Mode mode);
+  void check_tables() const;
 
   std::filesystem::path m_path;
   SqliteDb m_db;

@@ -46,11 +46,13 @@ SqliteDb
 open_db(const fs::path& file)
 {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE, nullptr);
+  int rc =
+    sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
   SqliteDb db(raw);
   if (rc != SQLITE_OK) {
     fail(raw, file, "cannot open");
   }
+  harden_connection(db.get(), file);
   sqlite3_busy_timeout(db.get(), k_busy_timeout_ms);
   return db;
 }

@@ -457,6 +457,20 @@ class Swtpm:
     def log(self):
         return self._daemon.log() if self._daemon else ""
 
+    def kill(self):
+        """SIGKILL swtpm, keeping its ports and state directory for ``start()``."""
+        if self._daemon:
+            self._daemon.proc.kill()
+            self._daemon.proc.wait()
+            self._daemon = None
+
+    def start(self):
+        """Start swtpm again on the same ports and state directory (after ``kill()``)."""
+        daemon = self._spawn(self.port)
+        _wait_for(lambda: {self.port, self.port + 1} <= _listening_ports(daemon.pid),
+                  daemon, f"swtpm on port {self.port}")
+        self._daemon = daemon
+
     def stop(self):
         """Kill swtpm and delete its state directory (idempotent)."""
         if self._daemon:

@@ -117,33 +117,34 @@ check_rc(TSS2_RC rc, const char* what, AuthKind auth)
   std::string message = std::string(what) + " failed: " + Tss2_RC_Decode(rc);
   TSS2_RC code = tpm_code(rc);
   if (code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) {
-    throw Error(ExitCode::k_auth, message, auth_hint(auth));
+    throw TpmError(rc, ExitCode::k_auth, message, auth_hint(auth));
   }
   if (code == TPM2_RC_LOCKOUT) {
-    throw Error(ExitCode::k_auth, message, k_lockout_hint);
+    throw TpmError(rc, ExitCode::k_auth, message, k_lockout_hint);
   }
   if (code == TPM2_RC_HIERARCHY) {
-    throw Error(ExitCode::k_general, message, "the owner hierarchy is disabled on this TPM");
+    throw TpmError(rc, ExitCode::k_general, message, "the owner hierarchy is disabled on this TPM");
   }
   if (code == TPM2_RC_COMMAND_CODE) {
-    throw Error(ExitCode::k_unsupported, message, "this TPM does not implement the command");
+    throw TpmError(rc, ExitCode::k_unsupported, message, "this TPM does not implement the command");
   }
   if (is_unsupported_parameter(rc)) {
-    throw Error(ExitCode::k_unsupported, message, "this TPM does not support these parameters");
+    throw TpmError(rc, ExitCode::k_unsupported, message,
+                   "this TPM does not support these parameters");
   }
   if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY
       || code == TPM2_RC_OBJECT_HANDLES || code == TPM2_RC_SESSION_HANDLES) {
-    throw Error(ExitCode::k_general, message, k_full_hint);
+    throw TpmError(rc, ExitCode::k_general, message, k_full_hint);
   }
   if (code == TPM2_RC_INITIALIZE) {
-    throw Error(ExitCode::k_tcti, message, "the TPM was not started: run 'tpm2_startup -c'");
+    throw TpmError(rc, ExitCode::k_tcti, message, "the TPM was not started: run 'tpm2_startup -c'");
   }
   if (is_transport_failure(rc)) {
-    throw Error(ExitCode::k_tcti, message,
-                "is the TPM reachable? check --tcti / TPM2TOOLS_TCTI and that the TPM or "
-                "simulator is running");
+    throw TpmError(rc, ExitCode::k_tcti, message,
+                   "is the TPM reachable? check --tcti / TPM2TOOLS_TCTI and that the TPM or "
+                   "simulator is running");
   }
-  throw Error(ExitCode::k_general, message);
+  throw TpmError(rc, ExitCode::k_general, message);
 }
 
 std::optional<std::string>
@@ -213,6 +214,44 @@ void
 set_quiet_tcti_init(bool quiet)
 {
   g_quiet_tcti_init = quiet;
+}
+
+bool
+is_lost_tpm(const Error& e)
+{
+  if (e.code() == ExitCode::k_tcti) {
+    return true; // transport failure, TCTI gone, TPM_RC_INITIALIZE (TPM reset, not started)
+  }
+  const auto* t = dynamic_cast<const TpmError*>(&e);
+  if (!t) {
+    return false;
+  }
+  TSS2_RC rc = t->rc();
+  TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+  if (layer == TSS2_ESAPI_RC_LAYER) {
+    // ESYS refuses every call after one that failed half-way ("wrong order").
+    TSS2_RC base = rc & ~TSS2_RC_LAYER_MASK;
+    return base == TSS2_BASE_RC_BAD_SEQUENCE || base == TSS2_BASE_RC_IO_ERROR
+           || base == TSS2_BASE_RC_NO_CONNECTION || base == TSS2_BASE_RC_TRY_AGAIN;
+  }
+  TSS2_RC code = tpm_code(rc);
+  if (code == TPM2_RC_INITIALIZE) {
+    return true;
+  }
+  // Handles and sessions the TPM no longer has (after a TPM reset, connection kept).
+  TSS2_RC fmt1 = code & (TPM2_RC_FMT1 | 0x3f);
+  if ((code & TPM2_RC_FMT1) && fmt1 == TPM2_RC_HANDLE) {
+    return true;
+  }
+  TSS2_RC plain = code & ~static_cast<TSS2_RC>(0x7); // REFERENCE_H0..H6 / S0..S6
+  return !(code & TPM2_RC_FMT1) && (plain == TPM2_RC_REFERENCE_H0 || plain == TPM2_RC_REFERENCE_S0);
+}
+
+bool
+is_allowed_store_tcti(std::string_view tcti)
+{
+  std::string_view name = tcti.substr(0, tcti.find(':'));
+  return name == "device" || name == "tabrmd" || name == "swtpm" || name == "mssim";
 }
 
 EsysContext::EsysContext(const std::optional<std::string>& tcti)

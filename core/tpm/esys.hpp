@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <tss2/tss2_esys.h>
@@ -22,7 +23,26 @@ enum class AuthKind {
   k_primary,   // the primary object's auth (--primary-auth / pobjects.objauth)
 };
 
-// Throws ptool::Error when `rc` is not success: the message names `what` and the decoded
+// The Error check_rc throws, with the TSS2 response code it decoded.
+class TpmError : public Error
+{
+public:
+  TpmError(TSS2_RC rc, ExitCode code, std::string message, std::string hint = {})
+      : Error(code, std::move(message), std::move(hint)), m_rc(rc)
+  {}
+  TSS2_RC rc() const { return m_rc; }
+
+private:
+  TSS2_RC m_rc;
+};
+
+// True when `e` means the TPM connection or the TPM's state behind it is gone: a transport or
+// TCTI failure, TPM_RC_INITIALIZE, ESYS's "called in the wrong order" after such a failure,
+// or handles / sessions the TPM no longer knows (TPM_RC_HANDLE, TPM_RC_REFERENCE_*) after a
+// TPM reset. Reopening the context and reloading the objects may help (the PKCS#11 module).
+bool is_lost_tpm(const Error& e);
+
+// Throws ptool::Error (TpmError) when `rc` is not success: the message names `what` and the decoded
 // code (Tss2_RC_Decode); the exit code and hint come from one table (auth failure, lockout,
 // TCTI unreachable, unsupported parameters, out of TPM memory).
 void check_rc(TSS2_RC rc, const char* what, AuthKind auth = AuthKind::k_none);
@@ -53,6 +73,12 @@ std::string tcti_source(const std::optional<std::string>& resolved);
 // is opened; our one-line error says what failed. Never set by the PKCS#11 module: it may
 // not touch the host's file descriptors.
 void set_quiet_tcti_init(bool quiet);
+
+// Whether a TCTI string read from the store may be used: the store is untrusted, and a
+// tctildr string names a library to load (a path loads any file) or, for `cmd`, a program to
+// run. Accepted: a known name (device, tabrmd, swtpm, mssim) with no '/', optionally followed
+// by ':' and its configuration (which may hold slashes: device:/dev/tpmrm0).
+bool is_allowed_store_tcti(std::string_view tcti);
 
 // Owns a TCTI context and the ESYS_CONTEXT on top of it; finalizes ESYS before the TCTI.
 class EsysContext

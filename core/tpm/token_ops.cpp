@@ -86,6 +86,16 @@ hex_handle(TPM2_HANDLE h)
 
 } // namespace
 
+void
+PrimaryContext::abandon() noexcept
+{
+  if (m_session) {
+    m_session->finished();
+  }
+  m_primary.release();
+  m_bootstrap.release();
+}
+
 PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
                                std::span<const uint8_t> hierarchy_auth)
     : m_ctx(ctx)

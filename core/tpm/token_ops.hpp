@@ -37,6 +37,9 @@ public:
   TpmObject load(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);
   // Loads a seal object, unseals it with `auth` (response encrypted) and flushes it.
   SecureBytes unseal(const SealBlobs& seal, std::span<const uint8_t> auth);
+  // Forgets the primary, salt key and session without flushing them: the TPM connection or
+  // the TPM's state behind them is gone (a reset or restart), and the handles may be reused.
+  void abandon() noexcept;
 
 private:
   ESYS_CONTEXT* m_ctx;

@@ -55,7 +55,12 @@ def _object(mod, h, cls, label):
 
 def test_function_list_is_2_40_and_complete(mod):
     assert mod.version == (2, 40)
+    # Unimplemented functions too answer CKR_CRYPTOKI_NOT_INITIALIZED before C_Initialize.
+    assert mod.InitToken(CK_ULONG(1), None, CK_ULONG(0), None) == CKR["CRYPTOKI_NOT_INITIALIZED"]
+    assert mod.DigestInit(CK_ULONG(1), None) == CKR["CRYPTOKI_NOT_INITIALIZED"]
+    mod.ok("Initialize", None)
     assert mod.InitToken(CK_ULONG(1), None, CK_ULONG(0), None) == CKR["FUNCTION_NOT_SUPPORTED"]
+    assert mod.WaitForSlotEvent(CK_ULONG(0), None, None) == CKR["FUNCTION_NOT_SUPPORTED"]
 
 
 def test_calls_before_initialize(mod):

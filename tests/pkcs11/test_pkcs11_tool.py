@@ -148,8 +148,13 @@ def test_wrong_pin(ours):
 
 
 def test_so_login(ours):
-    out = _p11(ours, "--login", "--login-type", "so", "--so-pin", SO_PIN, "--list-objects").stdout
+    # The SO works in read-write sessions only (PKCS#11 §5.6, as upstream's library).
+    out = _p11(ours, "--login", "--login-type", "so", "--so-pin", SO_PIN, "--session-rw",
+               "--list-objects").stdout
     assert "Public Key Object" in out
+    ro = _p11(ours, "--login", "--login-type", "so", "--so-pin", SO_PIN, "--list-objects",
+              check=False)
+    assert ro.returncode != 0 and "CKR_SESSION_READ_ONLY_EXISTS" in ro.stdout + ro.stderr
 
 
 def test_no_transient_objects_left(ours):

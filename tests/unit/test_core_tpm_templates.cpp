@@ -2,6 +2,7 @@
 // tpm2-tools' default templates and upstream's primary templates (store-format §4.1, §5.2).
 #include <gtest/gtest.h>
 
+#include "core/tpm/esys.hpp"
 #include "core/tpm/templates.hpp"
 
 namespace ptool::tpm {
@@ -161,6 +162,21 @@ TEST(Templates, PrimaryTemplates)
   EXPECT_FALSE(primary_template("").has_value());
   EXPECT_FALSE(primary_template("tpm2-tools-rsa-default").has_value());
   EXPECT_FALSE(primary_template("TPM2-TOOLS-DEFAULT").has_value());
+}
+
+// The TCTI rule for a tcti read from the store (the PKCS#11 module runs inside other programs).
+TEST(StoreTcti, OnlyKnownNamesWithoutSlashes)
+{
+  for (const char* ok : {"device", "device:/dev/tpmrm0", "tabrmd", "tabrmd:bus_type=session",
+                         "swtpm:host=127.0.0.1,port=2321", "mssim:port=2321"}) {
+    EXPECT_TRUE(is_allowed_store_tcti(ok)) << ok;
+  }
+  for (const char* bad :
+       {"/tmp/evil.so", "/tmp/evil.so:x", "./libtss2-tcti-device.so", "cmd:touch /tmp/x", "cmd",
+        "libtss2-tcti-device.so.0:/dev/tpm0", "pcap:device:/dev/tpmrm0", "", ":", "Device",
+        "../device", "device/x:y"}) {
+    EXPECT_FALSE(is_allowed_store_tcti(bad)) << bad;
+  }
 }
 
 } // namespace

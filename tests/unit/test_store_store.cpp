@@ -486,6 +486,66 @@ TEST_F(StoreTest, ForeignKeysCascade)
             std::vector<std::string>{"0"});
 }
 
+// A crafted store cannot make one query run forever: the progress handler stops any
+// statement after k_max_query_steps VM steps, with an Error naming the store.
+TEST_F(StoreTest, EndlessQueryIsStopped)
+{
+  Store s = open_rw();
+  try {
+    s.exec("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+           "SELECT count(*) FROM r");
+    FAIL() << "an endless query returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("steps and was stopped"), std::string::npos) << e.what();
+  }
+  // The connection stays usable, and an ordinary query is far below the bound.
+  EXPECT_NO_THROW(s.exec("SELECT count(*) FROM tobjects"));
+}
+
+// A view in place of one of the five tables: the store is refused before any row is read.
+TEST_F(StoreTest, ViewInPlaceOfATableIsRefused)
+{
+  open_rw();
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db_file().c_str(), &raw), SQLITE_OK);
+    SqliteDb db(raw);
+    ASSERT_EQ(sqlite3_exec(db.get(),
+                           "DROP TABLE tobjects; CREATE VIEW tobjects AS SELECT 1 AS id, 1 AS "
+                           "tokid, 'x' AS attrs",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  try {
+    open_ro();
+    FAIL() << "a store with a view for tobjects opened";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'tobjects' is a view, not a table"), std::string::npos)
+      << e.what();
+  }
+}
+
+TEST(StoreLocate, NeverTheCurrentDirectory)
+{
+  auto saved = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+  };
+  auto home = saved("HOME");
+  auto env = saved("TPM2_PKCS11_STORE");
+  unsetenv("TPM2_PKCS11_STORE");
+  unsetenv("HOME");
+  EXPECT_THROW(locate(std::nullopt), Error);
+  setenv("HOME", "relative/home", 1);
+  EXPECT_THROW(locate(std::nullopt), Error);
+  setenv("HOME", "/h", 1);
+  EXPECT_EQ(locate(std::nullopt), fs::path("/h/.tpm2_pkcs11"));
+  home ? setenv("HOME", home->c_str(), 1) : unsetenv("HOME");
+  if (env) {
+    setenv("TPM2_PKCS11_STORE", env->c_str(), 1);
+  }
+}
+
 TEST(StoreLocate, PathOptionAndEnvironment)
 {
   EXPECT_EQ(locate(std::string("/some/where")), fs::path("/some/where"));
