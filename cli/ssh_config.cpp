@@ -193,8 +193,7 @@ add_ssh_config(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--key-label", opts->key_label, "only the key with this label (with --label)");
   sub
     ->add_option("--module", opts->module,
-                 "PKCS#11 module path (default: the one installed with this binary, "
-                   + module_path() + ")")
+                 "PKCS#11 module path (default: the one installed next to this binary)")
     ->type_name("FILE");
   add_output_option(sub, opts->output, DefaultOutput::k_text);
   sub->callback([opts, &g]() { run_ssh_config(*opts, g); });
