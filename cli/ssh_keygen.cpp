@@ -157,21 +157,16 @@ resolve_pub_file(const SshKeygenOptions& o, const std::string& key_label, const 
     }
   }
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  fs::path writable = dir;
   if (!fs::is_directory(dir, ec)) {
-    if (!o.file && dir == fs::path(home) / ".ssh") {
-      // As ssh-keygen does: ~/.ssh is created 0700.
-      if (!fs::create_directory(dir, ec) || ::chmod(dir.c_str(), 0700) != 0) {
-        throw Error(ExitCode::k_general,
-                    "cannot create " + dir.string() + ": " + std::strerror(errno));
-      }
-      std::cout << "Created directory '" << dir.string() << "'.\n";
-    } else {
+    if (o.file || dir != fs::path(home) / ".ssh") {
       throw_usage("directory " + dir.string() + " does not exist", "create it first");
     }
+    writable = home; // ~/.ssh is created (0700, as ssh-keygen does) once the key exists
   }
-  if (::access(dir.c_str(), W_OK) != 0) {
+  if (::access(writable.c_str(), W_OK) != 0) {
     throw Error(ExitCode::k_general,
-                "cannot write to " + dir.string() + ": " + std::strerror(errno),
+                "cannot write to " + writable.string() + ": " + std::strerror(errno),
                 "name another file with --file");
   }
   return path;
@@ -212,7 +207,6 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   } else {
     // Both PINs before the TPM does anything. The SO PIN is the way back from a forgotten
     // user PIN (initpin), so it is asked, never made up.
-    std::cout << "Creating token \"" << o.label << "\" for the key.\n" << std::flush;
     sopin = read_secret(o.auth.sopin, Prompt::k_new_reask);
     userpin = read_secret(o.auth.userpin, Prompt::k_new_reask);
     hierarchy_auth = read_secret(o.auth.hierarchy_auth, Prompt::k_never, "");
@@ -304,7 +298,23 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   }
 
   // 6. The .pub, then what ssh-keygen prints, then how to use it.
+  if (new_primary) {
+    std::cout << "Created a primary object at persistent handle 0x" << std::hex
+              << new_primary->result().handle << std::dec << " (id " << primary.id << ").\n";
+  }
+  if (!reuse) {
+    std::cout << "Created token \"" << o.label << "\" (SO and user PIN set).\n";
+  }
   try {
+    fs::path dir = pub_file.parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !fs::is_directory(dir, ec)) {
+      if (!fs::create_directory(dir, ec) || ::chmod(dir.c_str(), 0700) != 0) {
+        throw Error(ExitCode::k_general,
+                    "cannot create " + dir.string() + ": " + std::strerror(errno));
+      }
+      std::cout << "Created directory '" << dir.string() << "'.\n";
+    }
     write_public_file(pub_file, *line + "\n", true);
   } catch (const Error& e) {
     throw Error(e.code(), std::string("the key was created, but ") + e.what(),
