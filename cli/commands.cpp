@@ -29,6 +29,7 @@ add_all_commands(CLI::App& app, const GlobalOptions& g)
   add_rmkey(app, g);
   add_ssh_pubkey(app, g);
   add_ssh_config(app, g);
+  add_ssh_keygen(app, g);
   add_doctor(app, g);
   add_attest(app, g);
   add_completion(app, g);

@@ -36,6 +36,7 @@ void add_rmkey(CLI::App& app, const GlobalOptions& g);
 void add_completion(CLI::App& app, const GlobalOptions& g);
 void add_doctor(CLI::App& app, const GlobalOptions& g);
 void add_ssh_config(CLI::App& app, const GlobalOptions& g);
+void add_ssh_keygen(CLI::App& app, const GlobalOptions& g);
 
 void add_all_commands(CLI::App& app, const GlobalOptions& g);
 

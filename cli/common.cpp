@@ -328,11 +328,16 @@ read_secret(const SecretOption& opt, Prompt prompt, std::optional<std::string_vi
   }
   if (prompt != Prompt::k_never && isatty(STDIN_FILENO)) {
     SecureBytes first = prompt_line("Enter " + opt.what + ": ");
-    if (prompt == Prompt::k_new) {
+    for (int attempt = 1; prompt == Prompt::k_new || prompt == Prompt::k_new_reask; ++attempt) {
       SecureBytes again = prompt_line("Repeat " + opt.what + ": ");
-      if (again != first) {
+      if (again == first) {
+        break;
+      }
+      if (prompt == Prompt::k_new || attempt == 3) {
         throw Error(ExitCode::k_usage, "the two " + opt.what + "s differ");
       }
+      std::cerr << "The two " << opt.what << "s differ. Try again.\n";
+      first = prompt_line("Enter " + opt.what + ": ");
     }
     return remember(opt, std::move(first));
   }

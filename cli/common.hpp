@@ -40,7 +40,9 @@ struct SecretOption
 // Adds `--<name>` and `--<name>-file` to `app`.
 void add_secret_option(CLI::App* app, SecretOption& opt, const std::string& help);
 
-enum class Prompt { k_never, k_existing, k_new };
+// k_new_reask: a new secret asked twice, and both asked again when they differ (up to three
+// times), as ssh-keygen does; k_new gives up at the first difference.
+enum class Prompt { k_never, k_existing, k_new, k_new_reask };
 // Reads the secret from the first source given. With no source: prompts on the terminal
 // (twice for a new secret) when `prompt` allows and stdin is a tty, else returns `fallback`
 // if set, else throws a usage error naming the options.

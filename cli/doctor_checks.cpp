@@ -7,13 +7,10 @@
 #include <filesystem>
 
 #include "cli/doctor.hpp"
+#include "cli/module_path.hpp"
 #include "core/error.hpp"
 #include "store/inspect.hpp"
 #include "store/store.hpp"
-
-#ifndef PTOOL_MODULE_PATH
-#define PTOOL_MODULE_PATH "/usr/lib/pkcs11/tpm2-ptool-pkcs11.so"
-#endif
 
 namespace ptool::cli {
 
@@ -140,10 +137,11 @@ void
 check_tools(Report& r)
 {
   std::error_code ec;
-  if (fs::exists(PTOOL_MODULE_PATH, ec)) {
-    r.ok("PKCS#11 module: " PTOOL_MODULE_PATH);
+  const std::string module = module_path();
+  if (fs::exists(module, ec)) {
+    r.ok("PKCS#11 module: " + module);
   } else {
-    r.warn("PKCS#11 module: not installed at " PTOOL_MODULE_PATH,
+    r.warn("PKCS#11 module: not installed at " + module,
            "install tpm2-ptool's module to use the tokens from ssh and other PKCS#11 clients");
   }
   if (auto up = upstream_module()) {

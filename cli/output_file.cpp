@@ -27,8 +27,10 @@ check_output_free(const fs::path& path, bool force)
   }
 }
 
+namespace {
+
 void
-write_private_file(const fs::path& path, std::span<const uint8_t> data, bool force)
+write_file_mode(const fs::path& path, std::span<const uint8_t> data, bool force, mode_t mode)
 {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
@@ -53,7 +55,7 @@ write_private_file(const fs::path& path, std::span<const uint8_t> data, bool for
     }
     done += static_cast<size_t>(n);
   }
-  if (::fchmod(fd.get(), 0600) != 0 || ::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
     fail("cannot write");
   }
   fd.close();
@@ -73,6 +75,21 @@ write_private_file(const fs::path& path, std::span<const uint8_t> data, bool for
     }
     fail("cannot create");
   }
+}
+
+} // namespace
+
+void
+write_private_file(const fs::path& path, std::span<const uint8_t> data, bool force)
+{
+  write_file_mode(path, data, force, 0600);
+}
+
+void
+write_public_file(const fs::path& path, std::string_view text, bool force)
+{
+  write_file_mode(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()),
+                  force, 0644);
 }
 
 } // namespace ptool::cli

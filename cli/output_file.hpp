@@ -24,4 +24,7 @@ write_private_file(const std::filesystem::path& path, std::string_view text, boo
                      force);
 }
 
+// The same for a public file (an OpenSSH .pub): mode 0644, as ssh-keygen writes it.
+void write_public_file(const std::filesystem::path& path, std::string_view text, bool force);
+
 } // namespace ptool::cli

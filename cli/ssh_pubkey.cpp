@@ -41,6 +41,22 @@ matches(const AttrMap& attrs, const SshPubkeyOptions& o)
   return true;
 }
 
+// A key made without --key-label has an empty CKA_LABEL (as upstream stores it), and OpenSSH
+// would show no comment, or the module path in ssh-add -l. The line gets "<token>/<CKA_ID hex>"
+// as its comment instead, which names the key for --id; the store is not changed.
+AttrMap
+with_comment(const AttrMap& attrs, const std::string& token_label)
+{
+  const Bytes* label = keys::attr_bytes(attrs, ck::k_label);
+  if (label && !label->empty()) {
+    return attrs;
+  }
+  const Bytes* id = keys::attr_bytes(attrs, ck::k_id);
+  AttrMap shown = attrs;
+  shown[ck::k_label] = AttrValue::data(to_bytes(token_label + "/" + (id ? to_hex(*id) : "")));
+  return shown;
+}
+
 // JSON: what the text lines say, one object per key (see docs/schemas/ssh-pubkey.schema.json).
 YamlNode
 key_node(const AttrMap& attrs, const std::string& line, const SshPubkeyOptions& o)
@@ -81,8 +97,9 @@ run_ssh_pubkey(const SshPubkeyOptions& o, const GlobalOptions& g)
     if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_public_key || !matches(obj.attrs, o)) {
       continue;
     }
-    auto line = o.fingerprint && !o.output.json() ? keys::openssh_fingerprint_line(obj.attrs)
-                                                  : keys::openssh_public_line(obj.attrs);
+    AttrMap shown = with_comment(obj.attrs, token.label.value_or(""));
+    auto line = o.fingerprint && !o.output.json() ? keys::openssh_fingerprint_line(shown)
+                                                  : keys::openssh_public_line(shown);
     if (line && o.output.json()) {
       keys_json.push_back(key_node(obj.attrs, *line, o));
       ++printed;

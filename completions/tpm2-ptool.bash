@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--file) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -172,8 +172,20 @@ _tpm2_ptool()
     ssh-pubkey:--output) _tpm2_ptool_words 'text json'; return ;;
     ssh-config:--host) return ;;
     ssh-config:--label) _tpm2_ptool_live labels; return ;;
+    ssh-config:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     ssh-config:--module) _filedir; return ;;
     ssh-config:--output) _tpm2_ptool_words 'text json'; return ;;
+    ssh-keygen:--label) _tpm2_ptool_live labels; return ;;
+    ssh-keygen:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
+    ssh-keygen:--algorithm) _tpm2_ptool_words 'ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096'; return ;;
+    ssh-keygen:--file) _filedir; return ;;
+    ssh-keygen:--host) return ;;
+    ssh-keygen:--userpin) return ;;
+    ssh-keygen:--userpin-file) _filedir; return ;;
+    ssh-keygen:--sopin) return ;;
+    ssh-keygen:--sopin-file) _filedir; return ;;
+    ssh-keygen:--hierarchy-auth) return ;;
+    ssh-keygen:--hierarchy-auth-file) _filedir; return ;;
     doctor:--output) _tpm2_ptool_words 'text json'; return ;;
     esac
     $split && return
@@ -183,7 +195,7 @@ _tpm2_ptool()
         if [[ $cur == -* ]]; then
             _tpm2_ptool_words '--help -h --version --tcti --path'
         else
-            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config doctor attest completion'
+            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config ssh-keygen doctor completion'
         fi ;;
     init)
         _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
@@ -242,11 +254,11 @@ _tpm2_ptool()
     ssh-pubkey)
         _tpm2_ptool_words '--help -h --label --key-label --id --fingerprint --authorized-keys-options --output' ;;
     ssh-config)
-        _tpm2_ptool_words '--help -h --host --label --module --output' ;;
+        _tpm2_ptool_words '--help -h --host --label --key-label --module --output' ;;
+    ssh-keygen)
+        _tpm2_ptool_words '--help -h --label --key-label --algorithm --file --host --yes -y --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
     doctor)
         _tpm2_ptool_words '--help -h --output' ;;
-    attest)
-        _tpm2_ptool_words '--help -h' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'

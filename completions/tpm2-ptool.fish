@@ -9,7 +9,7 @@ function __tpm2_ptool_command
             continue
         end
         switch $t
-            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output --pid --handle --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module
+            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output --pid --handle --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module --file
                 set skip 1
             case '-*'
             case '*'
@@ -86,6 +86,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n __tpm2_ptool_needs_command -a rmkey -d 'Remove a key with its public object and certificates from a token'
     complete -c $c -n __tpm2_ptool_needs_command -a ssh-pubkey -d 'Print OpenSSH public keys (authorized_keys lines) of a token\'s keys; needs no PIN or TPM'
     complete -c $c -n __tpm2_ptool_needs_command -a ssh-config -d 'Print an ssh_config Host block that uses the TPM keys through the PKCS#11 module'
+    complete -c $c -n __tpm2_ptool_needs_command -a ssh-keygen -d 'Create an SSH key in the TPM in one command (primary and token too when missing), write its .pub and print how ssh uses it'
     complete -c $c -n __tpm2_ptool_needs_command -a doctor -d 'Check the TPM, the store and the tools that use them; one OK/WARN/FAIL line each'
     complete -c $c -n __tpm2_ptool_needs_command -a attest -d 'Key attestation: prove to a verifier (an SSH CA) that a key was generated in this TPM and cannot leave it'
     complete -c $c -n __tpm2_ptool_needs_command -a completion -d 'Print a shell completion script'
@@ -270,9 +271,25 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using ssh-config' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using ssh-config' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using ssh-config' -l host -x -d 'host name or pattern for the Host line'
-    complete -c $c -n '__tpm2_ptool_using ssh-config' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token: offer only its keys'
-    complete -c $c -n '__tpm2_ptool_using ssh-config' -l module -r -F -d 'PKCS#11 module path (default: the installed one, /usr/local/lib/pkcs11/tpm2-ptool-pkcs11.so)'
+    complete -c $c -n '__tpm2_ptool_using ssh-config' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token: offer only its keys, one IdentityFile per key'
+    complete -c $c -n '__tpm2_ptool_using ssh-config' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'only the key with this label (with --label)'
+    complete -c $c -n '__tpm2_ptool_using ssh-config' -l module -r -F -d 'PKCS#11 module path (default: the one installed next to this binary)'
     complete -c $c -n '__tpm2_ptool_using ssh-config' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l help -d 'Print this help message and exit'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -s h -d 'Print this help message and exit'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token, created when missing'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key and comment of the .pub (default: user@host, as ssh-keygen)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l algorithm -x -a 'ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096' -d 'ecc256|ecc384|ecc521|rsa2048|rsa3072|rsa4096 (default ecc256)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l file -r -F -d 'where to write the public key (default ~/.ssh/id_tpm_<key-label>.pub)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l host -x -d 'Host pattern of the printed ssh_config lines'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l yes -d 'overwrite an existing public key file without asking'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -s y -d 'overwrite an existing public key file without asking'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l userpin -x -d 'the token\'s user PIN (visible to other users on the command line: prefer --userpin-file or $TPM2_PTOOL_USERPIN)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l userpin-file -r -F -d 'read the user PIN from FILE (\'-\' = standard input)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l sopin -x -d 'the token\'s SO PIN (instead of the user PIN) (visible to other users on the command line: prefer --sopin-file or $TPM2_PTOOL_SOPIN)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l sopin-file -r -F -d 'read the SO PIN from FILE (\'-\' = standard input)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l hierarchy-auth -x -d 'owner hierarchy auth (transient primaries) (visible to other users on the command line: prefer --hierarchy-auth-file or $TPM2_PTOOL_HIERARCHY_AUTH)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l hierarchy-auth-file -r -F -d 'read the owner hierarchy auth from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using doctor' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'

@@ -144,8 +144,8 @@ printable_comment(std::string_view label)
   return out;
 }
 
-std::string
-openssh_fingerprint(const std::string& public_line)
+Bytes
+openssh_fingerprint_digest(const std::string& public_line)
 {
   auto sp1 = public_line.find(' ');
   auto sp2 = public_line.find(' ', sp1 + 1);
@@ -161,7 +161,13 @@ openssh_fingerprint(const std::string& public_line)
     ++pad;
   }
   blob.resize(static_cast<size_t>(n) - pad);
-  std::string fp = base64(crypto::sha256(blob));
+  return crypto::sha256(blob);
+}
+
+std::string
+openssh_fingerprint(const std::string& public_line)
+{
+  std::string fp = base64(openssh_fingerprint_digest(public_line));
   while (!fp.empty() && fp.back() == '=') {
     fp.pop_back();
   }

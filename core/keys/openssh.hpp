@@ -24,6 +24,8 @@ std::string printable_comment(std::string_view label);
 
 // The SHA256 fingerprint of a key blob as `ssh-keygen -l` prints it ("SHA256:…").
 std::string openssh_fingerprint(const std::string& public_line);
+// The raw SHA-256 of the key blob behind that fingerprint (the input of the randomart).
+Bytes openssh_fingerprint_digest(const std::string& public_line);
 
 // Base64 (standard alphabet, padded).
 std::string base64(std::span<const uint8_t> data);

@@ -13,4 +13,9 @@ namespace ptool::keys {
 // OpenSSH cannot use.
 std::optional<std::string> openssh_fingerprint_line(const AttrMap& attrs);
 
+// The randomart ("visual host key") `ssh-keygen -lv` prints below that line: nine rows of
+// the SHA-256 walk framed by "+---[ECDSA 256]---+" and "+----[SHA256]-----+", no final
+// newline. nullopt for objects OpenSSH cannot use.
+std::optional<std::string> openssh_randomart(const AttrMap& attrs);
+
 } // namespace ptool::keys

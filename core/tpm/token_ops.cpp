@@ -232,6 +232,12 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
     }
     throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", hint);
   }
+  return wrapping_key_from_hex(text);
+}
+
+SecureBytes
+wrapping_key_from_hex(std::span<const uint8_t> text)
+{
   if (text.size() != 64) {
     throw Error(ExitCode::k_general, "the token's sealed wrapping key has an unexpected length");
   }

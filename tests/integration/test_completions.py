@@ -211,3 +211,10 @@ def test_hidden_query_is_not_in_help(filled):
     env, _ = filled
     out = run_ptool(["--help"], env).stdout
     assert "__complete-values" not in out and "completion" in out
+
+
+def test_ssh_keygen_options_and_algorithms(complete):
+    assert complete("tpm2-ptool ssh-k") == {"ssh-keygen"}
+    assert {"--label", "--key-label", "--algorithm", "--file", "--host", "--yes",
+            "--userpin-file", "--sopin-file"} <= complete("tpm2-ptool ssh-keygen --")
+    assert complete("tpm2-ptool ssh-keygen --algorithm rsa") == {"rsa2048", "rsa3072", "rsa4096"}

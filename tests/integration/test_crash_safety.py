@@ -101,7 +101,8 @@ def _full_check(store, env, tcti, tokens):
     lines = run_ptool(["ssh-pubkey", "--label", "tok"], env).stdout.splitlines()
     assert len(lines) == keys
     module = run(["ssh-keygen", "-D", UPSTREAM_MODULE], env=env).stdout.splitlines()
-    assert sorted(module) == sorted(lines)
+    # The same keys (ssh-pubkey adds a "<token>/<id>" comment to keys without a label).
+    assert sorted(l.split()[:2] for l in module) == sorted(l.split()[:2] for l in lines)
     _flush(tcti)  # the upstream module does not flush its objects on a direct TCTI
     return keys
 

@@ -246,13 +246,16 @@ def test_ssh_config(token):
     env = token["env"]
     text, _ = as_json(env, "ssh-config", "--host", "h.example", "--module", "/m.so")
     jq(text, '. == {"host": "h.example", "pkcs11_provider": "/m.so", "identity_agent": "none", '
-             '"token_label": null, "identity_file": null, "identities_only": false}')
+             '"token_label": null, "identity_file": null, "identity_files": [], '
+             '"identities_only": false}')
     text, _ = as_json(env, "ssh-config", "--host", "h", "--label", "tok", "--module", "/m.so")
     plain = run_ptool(["ssh-config", "--host", "h", "--label", "tok", "--module", "/m.so"],
                       env).stdout
+    # One IdentityFile per SSH key (p256 and rsa; the AES key is none).
+    files = ["~/.ssh/tpm2-ptool-tok-p256.pub", "~/.ssh/tpm2-ptool-tok-rsa.pub"]
     jq(text, '.token_label == "tok" and .identities_only == true and '
-             '.identity_file == "~/.ssh/tpm2-ptool-tok.pub"')
-    assert "IdentityFile ~/.ssh/tpm2-ptool-tok.pub" in plain
+             f'.identity_file == "{files[0]}" and .identity_files == {json.dumps(files)}')
+    assert [l.split()[1] for l in plain.splitlines() if "IdentityFile" in l] == files
 
 
 def test_doctor(token):

@@ -1,10 +1,11 @@
 """ssh-pubkey --fingerprint / --authorized-keys-options and ssh-config, checked against OpenSSH."""
 
 import re
+from pathlib import Path
 
 import pytest
 
-from ptool_fixtures import base_env, ptool_env, requires_tool, run, run_ptool
+from ptool_fixtures import PTOOL_BIN, PTOOL_MODULE, base_env, ptool_env, requires_tool, run, run_ptool
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,22 @@ def test_fingerprint_is_what_ssh_keygen_prints(token, tmp_path):
         assert fp == run(["ssh-keygen", "-l", "-f", f], env=base_env()).stdout.rstrip("\n")
     assert fps[0].startswith("256 SHA256:") and fps[0].endswith(" my key (ECDSA)")
     assert fps[1].startswith("2048 SHA256:") and fps[1].endswith(" rsa (RSA)")
-    assert fps[2].startswith("384 SHA256:") and fps[2].endswith(" no comment (ECDSA)")
+    # A key without --key-label: "<token>/<CKA_ID hex>" as the comment (the store keeps "").
+    assert re.fullmatch(r"384 SHA256:\S{43} laptop/[0-9a-f]{32} \(ECDSA\)", fps[2])
+
+
+def test_unlabeled_key_comment_names_token_and_id(token):
+    lines = run_ptool(["ssh-pubkey", "--label", "laptop"], token).stdout.splitlines()
+    comment = lines[2].split(" ", 2)[2]
+    tok, id_hex = comment.split("/")
+    assert tok == "laptop"
+    # --id takes that hex, and the stored CKA_LABEL is still empty, as upstream stores it.
+    assert run_ptool(["ssh-pubkey", "--label", "laptop", "--id", id_hex], token).stdout \
+        == lines[2] + "\n"
+    # The module serves the stored CKA_LABEL: the same key, with no comment.
+    requires_tool("ssh-keygen")
+    via_module = run(["ssh-keygen", "-D", PTOOL_MODULE], env=token).stdout.splitlines()
+    assert via_module[2] == lines[2].rsplit(" ", 1)[0]
 
 
 def test_fingerprint_of_one_key(token):
@@ -84,16 +100,47 @@ def test_ssh_config_block(token, tmp_path):
 
 def test_ssh_config_for_one_token(token, tmp_path):
     out = run_ptool(["ssh-config", "--host", "git", "--label", "laptop"], token).stdout
-    assert "    IdentityFile ~/.ssh/tpm2-ptool-laptop.pub\n    IdentitiesOnly yes\n" in out
-    assert "tpm2-ptool ssh-pubkey --label 'laptop' > ~/.ssh/tpm2-ptool-laptop.pub" in out
+    ids = [l.split()[-1] for l in run_ptool(["ssh-pubkey", "--label", "laptop"], token)
+           .stdout.splitlines()]
+    unlabeled = ids[2].split("/")[1]
+    # One IdentityFile per key (ssh reads only the first key of a file), each written by the
+    # ssh-pubkey command in the comment above it.
+    assert ("    IdentityFile ~/.ssh/tpm2-ptool-laptop-my_key.pub\n"
+            "    IdentityFile ~/.ssh/tpm2-ptool-laptop-rsa.pub\n"
+            f"    IdentityFile ~/.ssh/tpm2-ptool-laptop-{unlabeled}.pub\n"
+            "    IdentitiesOnly yes\n") in out
+    assert ("tpm2-ptool ssh-pubkey --label 'laptop' --key-label 'my key' > "
+            "~/.ssh/tpm2-ptool-laptop-my_key.pub") in out
+    assert (f"tpm2-ptool ssh-pubkey --label 'laptop' --id {unlabeled} > "
+            f"~/.ssh/tpm2-ptool-laptop-{unlabeled}.pub") in out
     resolved = _ssh_g(out, "git", tmp_path)
     assert resolved["identitiesonly"] == "yes"
+    one = run_ptool(["ssh-config", "--host", "git", "--label", "laptop", "--key-label", "rsa"],
+                    token).stdout
+    assert [l for l in one.splitlines() if "IdentityFile" in l] == \
+        ["    IdentityFile ~/.ssh/tpm2-ptool-laptop-rsa.pub"]
+
+
+def test_installed_binary_names_its_installed_module(tmp_path):
+    """ssh-config prints where the module is installed next to the binary (any prefix)."""
+    requires_tool("cmake")
+    build = Path(PTOOL_BIN).resolve().parent.parent  # <build>/cli/tpm2-ptool
+    prefix = tmp_path / "prefix"
+    run(["cmake", "--install", build, "--prefix", prefix], env=base_env())
+    binary = prefix / "bin" / "tpm2-ptool"
+    out = run([binary, "ssh-config", "--host", "h"], env=base_env()).stdout
+    module = out.splitlines()[1].split()[1]
+    assert module.startswith(str(prefix) + "/") and module.endswith("/pkcs11/tpm2-ptool-pkcs11.so")
+    assert (prefix / module[len(str(prefix)) + 1:]).is_file()
+    assert (prefix / "share" / "man" / "man1" / "tpm2-ptool.1").is_file()
 
 
 @pytest.mark.parametrize("args, code", [
     (["--host", "a\nHost *"], 2),
     (["--host", "x", "--module", "relative.so"], 2),
     (["--host", "x", "--label", "nope"], 6),
+    (["--host", "x", "--label", "laptop", "--key-label", "nope"], 6),
+    (["--host", "x", "--key-label", "rsa"], 2),
 ])
 def test_ssh_config_errors(token, args, code):
     proc = run_ptool(["ssh-config", *args], token, check=False)

@@ -1,6 +1,7 @@
 """tpm2-ptool ssh-pubkey: authorized_keys lines from the store alone."""
 
 import hashlib
+import re
 import subprocess
 
 import pytest
@@ -31,8 +32,9 @@ def test_one_line_per_rsa_and_ec_key_in_object_order(token):
     lines = _lines(run_ptool(["ssh-pubkey", "--label", "tok"], env))
     assert [l.split()[0] for l in lines] == ["ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                                              "ecdsa-sha2-nistp521", "ssh-rsa", "ecdsa-sha2-nistp256"]
-    assert [l.split(" ", 2)[2:] for l in lines] == [["p256"], ["p384"], ["p521"], ["rsa"], []]
-    assert not lines[-1].endswith(" ")  # no comment, no trailing space (as ssh-keygen -D)
+    assert [l.split(" ", 2)[2:] for l in lines][:4] == [["p256"], ["p384"], ["p521"], ["rsa"]]
+    # The key without a label: "<token>/<CKA_ID hex>" as its comment (ssh-keygen -D has none).
+    assert re.fullmatch(r"tok/[0-9a-f]{32}", lines[-1].split(" ", 2)[2])
 
 
 def test_lines_are_valid_openssh_keys(token, tmp_path):

@@ -7,6 +7,7 @@ tpm2-ptool on swtpm (direct TCTI).
 
 import getpass
 import os
+import shlex
 import socket
 import stat
 import time
@@ -152,3 +153,36 @@ def test_ssh_login_fails_with_wrong_pin_from_askpass(tokens, sshd):
         assert proc.returncode != 0
     finally:
         reset_lockout(token["tcti"])
+
+
+def test_ssh_config_logs_in_with_the_second_of_three_keys(tokens, sshd, tmp_path):
+    """ssh-config --label with three keys: one IdentityFile per key, so the second works."""
+    token = tokens["tok"]
+    out = run_ptool(["ssh-config", "--host", "127.0.0.1", "--label", token["token"],
+                     "--module", module_path()], token["env"]).stdout
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    # Write each file with the command the block's comment shows.
+    for line in out.splitlines():
+        if line.strip().startswith("#   tpm2-ptool ssh-pubkey "):
+            command, target = line.strip()[4:].split(" > ")
+            assert target.startswith("~/")
+            (home / target[2:]).write_text(
+                run_ptool(shlex.split(command)[1:], token["env"]).stdout)
+    files = [line.split()[1] for line in out.splitlines() if line.strip().startswith("IdentityFile")]
+    assert len(files) == 3 and len(set(files)) == 3
+    assert all(len((home / f[2:]).read_text().splitlines()) == 1 for f in files)
+    config = tmp_path / "ssh_config"
+    config.write_text(out.replace("~/", f"{home}/") + "    StrictHostKeyChecking no\n"
+                      "    UserKnownHostsFile /dev/null\n    PasswordAuthentication no\n"
+                      "    KbdInteractiveAuthentication no\n")
+    _authorize(sshd, token, "k384")
+    askpass = tmp_path / "askpass.sh"
+    askpass.write_text(f"#!/bin/sh\necho '{USER_PIN}'\n")
+    askpass.chmod(stat.S_IRWXU)
+    env = dict(token["env"], SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force",
+               DISPLAY=":0")
+    proc = run(["ssh", "-F", config, "-p", str(sshd["port"]), f"{getpass.getuser()}@127.0.0.1",
+                "echo", "logged-in"], env=env, timeout=60)
+    assert proc.stdout.strip() == "logged-in"
+    assert_no_tpm_leaks(token["tcti"])
