@@ -37,7 +37,7 @@ _tpm2_ptool()
             --path=*) path=${w#--path=} ;;
             --label) label=${words[i + 1]}; ((i++)) ;;
             --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--output|--pid|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--file) ((i++)) ;;
+            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--output|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--file|--lockout-auth|--lockout-auth-file) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -53,6 +53,7 @@ _tpm2_ptool()
     init:--hierarchy-auth-file) _filedir; return ;;
     init:--primary-handle) _filedir; return ;;
     init:--transient-parent) _tpm2_ptool_words 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key'; return ;;
+    init:--pid) _tpm2_ptool_live pids; return ;;
     init:--output) _tpm2_ptool_words 'yaml json'; return ;;
     destroy:--pid) _tpm2_ptool_live pids; return ;;
     destroy:--handle) return ;;
@@ -187,6 +188,8 @@ _tpm2_ptool()
     ssh-keygen:--hierarchy-auth) return ;;
     ssh-keygen:--hierarchy-auth-file) _filedir; return ;;
     doctor:--output) _tpm2_ptool_words 'text json'; return ;;
+    doctor:--lockout-auth) return ;;
+    doctor:--lockout-auth-file) _filedir; return ;;
     esac
     $split && return
 
@@ -195,16 +198,16 @@ _tpm2_ptool()
         if [[ $cur == -* ]]; then
             _tpm2_ptool_words '--help -h --version --tcti --path'
         else
-            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config ssh-keygen doctor completion'
+            _tpm2_ptool_words 'init destroy dbup rmtoken verify addtoken addemptytoken changepin initpin config listprimaries listtokens listobjects import addkey addcert objmod objdel link export rmkey ssh-pubkey ssh-config ssh-keygen doctor attest completion'
         fi ;;
     init)
-        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output' ;;
+        _tpm2_ptool_words '--help -h --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --repair --pid --output' ;;
     destroy)
         _tpm2_ptool_words '--help -h --pid --handle --hierarchy-auth --hierarchy-auth-file --yes -y --keep-handle' ;;
     dbup)
         _tpm2_ptool_words '--help -h --output' ;;
     rmtoken)
-        _tpm2_ptool_words '--help -h --label' ;;
+        _tpm2_ptool_words '--help -h --label --yes -y' ;;
     verify)
         _tpm2_ptool_words '--help -h --label --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     addtoken)
@@ -246,11 +249,11 @@ _tpm2_ptool()
             _filedir
             return
         fi
-        _tpm2_ptool_words '--help -h --label --key-label --id --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --attr-always-authenticate --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --auth --auth-file --output' ;;
     export)
         _tpm2_ptool_words '--help -h --id --label --key-label --format --output-prefix --force --new-auth-file --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     rmkey)
-        _tpm2_ptool_words '--help -h --label --key-label --id --output' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --id --yes -y --output' ;;
     ssh-pubkey)
         _tpm2_ptool_words '--help -h --label --key-label --id --fingerprint --authorized-keys-options --output' ;;
     ssh-config)
@@ -258,7 +261,9 @@ _tpm2_ptool()
     ssh-keygen)
         _tpm2_ptool_words '--help -h --label --key-label --algorithm --file --host --yes -y --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
     doctor)
-        _tpm2_ptool_words '--help -h --output' ;;
+        _tpm2_ptool_words '--help -h --output --fix --clear-lockout --lockout-auth --lockout-auth-file' ;;
+    attest)
+        _tpm2_ptool_words '--help -h' ;;
     completion)
         if [[ $cur != -* ]]; then
             _tpm2_ptool_words 'bash zsh fish'

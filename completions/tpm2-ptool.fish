@@ -9,7 +9,7 @@ function __tpm2_ptool_command
             continue
         end
         switch $t
-            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --output --pid --handle --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module --file
+            case --tcti --path --primary-auth --primary-auth-file --hierarchy-auth --owner-auth --hierarchy-auth-file --primary-handle --transient-parent --pid --output --handle --label --userpin --userpin-file --sopin --sopin-file --user --old --old-file --new --new-file --key --value --privkey --algorithm --passin --key-label --id --key-id --type --auth --auth-file --format --output-prefix --new-auth-file --authorized-keys-options --host --module --file --lockout-auth --lockout-auth-file
                 set skip 1
             case '-*'
             case '*'
@@ -99,6 +99,8 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using init' -l hierarchy-auth-file -r -F -d 'read the owner hierarchy auth from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using init' -l primary-handle -r -F -d 'use an existing persistent key (handle or ESYS_TR file) instead of creating one; default 0x81000001'
     complete -c $c -n '__tpm2_ptool_using init' -l transient-parent -x -a 'tpm2-tools-default tpm2-tools-ecc-default tss2-engine-key' -d 're-create the primary from a template on every use instead of persisting it: tpm2-tools-default (default), tpm2-tools-ecc-default, tss2-engine-key'
+    complete -c $c -n '__tpm2_ptool_using init' -l repair -d 're-create the evicted persistent primary --pid N from its template at its handle (see doctor); refused when the TPM was cleared'
+    complete -c $c -n '__tpm2_ptool_using init' -l pid -x -a '(__tpm2_ptool_live pids)' -d 'with --repair: id of the primary object (see listprimaries)'
     complete -c $c -n '__tpm2_ptool_using init' -l output -x -a 'yaml json' -d 'output format: yaml|json (default yaml, as upstream; json: see docs/json-output.md)'
     complete -c $c -n '__tpm2_ptool_using destroy' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using destroy' -s h -d 'Print this help message and exit'
@@ -115,6 +117,8 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using rmtoken' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using rmtoken' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using rmtoken' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token to remove'
+    complete -c $c -n '__tpm2_ptool_using rmtoken' -l yes -d 'do not ask for confirmation'
+    complete -c $c -n '__tpm2_ptool_using rmtoken' -s y -d 'do not ask for confirmation'
     complete -c $c -n '__tpm2_ptool_using verify' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using verify' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using verify' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
@@ -228,6 +232,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using link' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
     complete -c $c -n '__tpm2_ptool_using link' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key (CKA_LABEL)'
     complete -c $c -n '__tpm2_ptool_using link' -l id -x -d 'CKA_ID text of the key; default 16 random hex characters'
+    complete -c $c -n '__tpm2_ptool_using link' -l attr-always-authenticate -d 'require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)'
     complete -c $c -n '__tpm2_ptool_using link' -l userpin -x -d 'the token\'s user PIN (visible to other users on the command line: prefer --userpin-file or $TPM2_PTOOL_USERPIN)'
     complete -c $c -n '__tpm2_ptool_using link' -l userpin-file -r -F -d 'read the user PIN from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using link' -l sopin -x -d 'the token\'s SO PIN (instead of the user PIN) (visible to other users on the command line: prefer --sopin-file or $TPM2_PTOOL_SOPIN)'
@@ -259,6 +264,8 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using rmkey' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
     complete -c $c -n '__tpm2_ptool_using rmkey' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key'
     complete -c $c -n '__tpm2_ptool_using rmkey' -l id -x -d 'CKA_ID of the key in hex, as listobjects prints it'
+    complete -c $c -n '__tpm2_ptool_using rmkey' -l yes -d 'do not ask for confirmation (it asks only on a terminal)'
+    complete -c $c -n '__tpm2_ptool_using rmkey' -s y -d 'do not ask for confirmation (it asks only on a terminal)'
     complete -c $c -n '__tpm2_ptool_using rmkey' -l output -x -a 'yaml json' -d 'output format: yaml|json (default yaml, as upstream; json: see docs/json-output.md)'
     complete -c $c -n '__tpm2_ptool_using ssh-pubkey' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using ssh-pubkey' -s h -d 'Print this help message and exit'
@@ -293,6 +300,10 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using doctor' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l fix -d 'free transient objects and sessions that killed processes left in a TPM without resource manager (swtpm:, mssim:, device:/dev/tpm0)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l clear-lockout -d 'reset the TPM\'s dictionary-attack lockout (TPM2_DictionaryAttackLockReset) instead of checking; needs the lockout auth (empty by default)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l lockout-auth -x -d 'lockout hierarchy auth for --clear-lockout (prompted on a terminal, default empty) (visible to other users on the command line: prefer --lockout-auth-file or $TPM2_PTOOL_LOCKOUT_AUTH)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l lockout-auth-file -r -F -d 'read the lockout hierarchy auth from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using attest' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using attest' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using completion' -l help -d 'Print this help message and exit'
