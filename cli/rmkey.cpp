@@ -58,8 +58,8 @@ run_rmkey(const RmKeyOptions& o, const GlobalOptions& g)
   bool warned = false;
   auto select = [&](std::optional<Bytes> wanted) {
     Token token = find_token(st, o.label);
-    std::vector<Object> objects =
-      st.objects_skipping(token.id, warned ? store::Store::BadRow([](const Error&) {}) : warn_bad_row());
+    std::vector<Object> objects = st.objects_skipping(
+      token.id, warned ? store::Store::BadRow([](const Error&) {}) : warn_bad_row());
     warned = true;
     int64_t key_row = -1;
     if (o.key_label) {

@@ -347,8 +347,7 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
       }
       return ts.tcti;
     },
-    [&] { drop_tpm(ts); },
-    [](const std::string& line) { log(LogLevel::k_warn, line); });
+    [&] { drop_tpm(ts); }, [](const std::string& line) { log(LogLevel::k_warn, line); });
   // From here on the host holds a token's wrapping key (after a login, or on first use of an
   // empty-PIN token): keep it out of core dumps and away from same-user /proc readers. Not
   // before: a failed login leaves the host as it was.

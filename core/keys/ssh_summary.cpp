@@ -74,7 +74,8 @@ openssh_fingerprint_line(const AttrMap& attrs)
     return std::nullopt;
   }
   const Bytes* label = attr_bytes(attrs, ck::k_label);
-  std::string comment = label && !label->empty() ? printable_comment(to_string(*label)) : "no comment";
+  std::string comment =
+    label && !label->empty() ? printable_comment(to_string(*label)) : "no comment";
   return kind->bits + " " + openssh_fingerprint(kind->line) + " " + comment + " (" + kind->name
          + ")";
 }
