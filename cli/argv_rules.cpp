@@ -4,6 +4,7 @@
 #include "cli/argv_rules.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <regex>
@@ -450,8 +451,23 @@ Parser::take(int option, std::optional<std::string_view> value)
     for (const std::string& c : o.choices) {
       list += (list.empty() ? "'" : ", '") + c + "'";
     }
-    fail("argument " + o.names[0] + ": invalid choice: '" + std::string(*value) + "' (choose from "
-         + list + ")");
+    std::string what = "argument " + o.names[0] + ": invalid choice: '" + std::string(*value)
+                       + "' (choose from " + list + ")";
+    if (o.names[0] == "--algorithm") {
+      // argparse's verdict and exit status, with what a newcomer needs to hear.
+      std::string lower;
+      for (char ch : *value) {
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
+      bool edwards = lower.starts_with("ed25519") || lower.starts_with("ed448")
+                     || lower.starts_with("x25519") || lower.starts_with("curve25519");
+      usage(cmd_.name, what,
+            edwards ? "TPMs do not do Ed25519/Ed448 (TPM 2.0 has only NIST and BN curves): for an "
+                      "SSH key use --algorithm ecc256; 'tpm2-ptool doctor' lists what this TPM "
+                      "supports"
+                    : "'tpm2-ptool doctor' lists the algorithms this TPM supports");
+    }
+    fail(what);
   }
   if (value) {
     if (o.python_int) {
@@ -719,17 +735,26 @@ arg_table(const CLI::App& app)
         up = &u;
       }
     }
-    ArgCommand c = command_from(*sub, up, false);
     // --tcti and --path are also accepted after the command (upstream's --path is a
     // subcommand option; CLI11 reaches the top-level ones by fallthrough).
-    for (const ArgOption& g : t.top.options) {
-      if (!g.help && g.arity == Arity::k_one) {
-        ArgOption p = g;
-        p.parent = true;
-        p.group += 1000;
-        p.upstream = up && p.names[0] == "--path";
-        c.options.push_back(p);
+    auto add_globals = [&](ArgCommand& c) {
+      for (const ArgOption& g : t.top.options) {
+        if (!g.help && g.arity == Arity::k_one) {
+          ArgOption p = g;
+          p.parent = true;
+          p.group += 1000;
+          p.upstream = up && p.names[0] == "--path";
+          c.options.push_back(p);
+        }
       }
+    };
+    ArgCommand c = command_from(*sub, up, false);
+    add_globals(c);
+    for (const CLI::App* child : sub->get_subcommands([](const CLI::App*) { return true; })) {
+      ArgCommand cc = command_from(*child, nullptr, false);
+      cc.name = sub->get_name() + " " + cc.name; // messages name the whole command
+      add_globals(cc);
+      c.children.push_back(std::move(cc));
     }
     t.commands.push_back(std::move(c));
   }
@@ -810,6 +835,32 @@ normalise_argv(const std::vector<std::string_view>& argv, const ArgTable& table,
           "see 'tpm2-ptool --help' for the commands");
   }
   out.command = name;
+  std::vector<std::string> words{name};
+  if (!cmd->children.empty()) {
+    // A command of commands (`attest enroll`): its next word names one (no abbreviations).
+    if (rest.empty() || rest[0] == "--help" || rest[0] == "-h") {
+      out.args.push_back(name);
+      out.args.emplace_back("--help");
+      return out;
+    }
+    std::string child(rest[0]);
+    std::vector<std::string> child_names;
+    const ArgCommand* found = nullptr;
+    for (const ArgCommand& c : cmd->children) {
+      child_names.push_back(c.name.substr(name.size() + 1));
+      if (c.name == name + " " + child) {
+        found = &c;
+      }
+    }
+    if (!found) {
+      usage(name, "unknown command '" + name + " " + child + "'"
+                    + did_you_mean(suggestions(child, child_names)));
+    }
+    cmd = found;
+    rest.erase(rest.begin());
+    words.push_back(child);
+    out.command = name + " " + child;
+  }
   Parser p(*cmd, rest, secret);
   Parser::Result r = p.run();
   // Global options given after the command go before it (the last occurrence wins).
@@ -833,7 +884,7 @@ normalise_argv(const std::vector<std::string_view>& argv, const ArgTable& table,
     g.push_back(a.names[0]);
     g.push_back(*r.values.at(o));
   }
-  out.args.push_back(name);
+  out.args.insert(out.args.end(), words.begin(), words.end());
   if (r.help) {
     out.args.emplace_back("--help");
     return out;

@@ -47,6 +47,8 @@ struct ArgCommand
   // Names of one destination upstream keeps in a mutually exclusive group (init's
   // --hierarchy-auth and --owner-auth): a non-empty value of both is a usage error.
   std::vector<std::pair<std::string, std::string>> exclusive_aliases;
+  // Commands of a command (`attest enroll`, ...): the next word names one, which parses the rest.
+  std::vector<ArgCommand> children;
 };
 
 struct ArgTable

@@ -226,6 +226,10 @@ run_doctor(const DoctorOptions& o, const GlobalOptions& g)
     run_clear_lockout(o, g);
     return;
   }
+  if (o.lockout_auth.argv_value || o.lockout_auth.file) {
+    throw_usage("--lockout-auth is only used with --clear-lockout",
+                "add --clear-lockout to reset the lockout, or drop --lockout-auth");
+  }
   const OutputFormat& output = o.output;
   Report r(output.json());
   check_tpm(r, g, doctor_primaries(g), o.fix);

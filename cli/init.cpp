@@ -45,9 +45,20 @@ public:
   explicit NewStoreGuard(std::filesystem::path dir)
       : m_dir(std::move(dir)), m_db(m_dir / store::k_db_name)
   {
-    std::error_code ec;
-    m_dir_existed = std::filesystem::exists(m_dir, ec) || ec;
-    m_db_existed = std::filesystem::exists(m_db, ec) || ec;
+    // symlink_status: a link (even a dangling one) planted there is not this run's to remove.
+    auto present = [](const std::filesystem::path& p) {
+      std::error_code ec; // set for a missing path too: the type says which
+      return std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::not_found;
+    };
+    m_dir_existed = present(m_dir);
+    m_db_existed = present(m_db);
+    for (const char* suffix : k_suffixes) {
+      std::filesystem::path p = m_db;
+      p += suffix;
+      if (!present(p)) {
+        m_new_files.push_back(p);
+      }
+    }
   }
   ~NewStoreGuard()
   {
@@ -65,9 +76,7 @@ public:
       // Not readable as a store: it is still the empty file this run made.
     }
     std::error_code ec;
-    for (const char* suffix : {"", "-journal", "-wal", "-shm", ".lock"}) {
-      std::filesystem::path p = m_db;
-      p += suffix;
+    for (const std::filesystem::path& p : m_new_files) {
       std::filesystem::remove(p, ec);
     }
     if (!m_dir_existed) {
@@ -81,8 +90,10 @@ public:
 private:
   std::filesystem::path m_dir;
   std::filesystem::path m_db;
+  static constexpr const char* k_suffixes[] = {"", "-journal", "-wal", "-shm", ".lock"};
   bool m_dir_existed = true;
   bool m_db_existed = true;
+  std::vector<std::filesystem::path> m_new_files; // what did not exist before this run
   bool m_committed = false;
 };
 

@@ -158,8 +158,14 @@ Module::with_tpm(TokenState& ts, F&& op, CK_RV gone) -> decltype(op())
     if (!tpm::is_lost_tpm(e)) {
       throw;
     }
-    log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + ": TPM still unusable ("
-                            + e.what() + "); logged out, log in again once it is back");
+    // An unreachable TPM is the one failure logged by default (ssh shows nothing else).
+    if (e.code() == ExitCode::k_tcti) {
+      log(LogLevel::k_error, std::string(e.what()) + " (token " + std::to_string(ts.token.id)
+                               + " logged out: log in again once the TPM is back)");
+    } else {
+      log(LogLevel::k_warn, "token " + std::to_string(ts.token.id) + ": TPM still unusable ("
+                              + e.what() + "); logged out, log in again once it is back");
+    }
   }
   drop_tpm(ts);
   logout(ts);

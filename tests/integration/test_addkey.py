@@ -113,7 +113,7 @@ def test_wrong_pin_is_auth_error_and_store_unchanged(token):
 
 @pytest.mark.parametrize("args, code, needle", [
     (["--label", "nope", "--algorithm", "ecc256"], 6, 'No token labeled "nope"'),
-    (["--label", "tok", "--algorithm", "ecc999"], 2, "unknown --algorithm 'ecc999'"),
+    (["--label", "tok", "--algorithm", "ecc999"], 2, "argument --algorithm: invalid choice: 'ecc999'"),
     (["--label", "tok"], 2, "--algorithm"),
     (["--label", "tok", "--algorithm", "ecc256", "--userpin", "u", "--sopin", "s"], 2, "excludes"),
 ])
