@@ -82,6 +82,22 @@ def _ours(program):
         return False
 
 
+def _hosts_module(argv):
+    """Whether the child loads our module: named in argv, or by the ssh config file that
+    `ssh -F FILE` reads (PKCS11Provider in an ssh-config block)."""
+    if any(str(x) in _MODULES for x in argv):
+        return True
+    for flag, value in zip(argv, argv[1:]):
+        if str(flag) == "-F":
+            try:
+                text = Path(value).read_text(errors="replace")
+            except (OSError, TypeError, ValueError):
+                continue
+            if any(m in text for m in _MODULES):
+                return True
+    return False
+
+
 class _SanitizedPopen(subprocess.Popen):
     """Popen that gives every child the sanitizer options (and module hosts the preload)."""
 
@@ -92,7 +108,7 @@ class _SanitizedPopen(subprocess.Popen):
             if key in os.environ:
                 env[key] = os.environ[key]
         argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
-        if MODE == "asan" and not _ours(argv[0]) and any(str(x) in _MODULES for x in argv):
+        if MODE == "asan" and not _ours(argv[0]) and _hosts_module(argv):
             env["LD_PRELOAD"] = _state["preload"]
             env["ASAN_OPTIONS"] = _state["host_asan"]
             env["SSH_PKCS11_HELPER"] = str(_state["helper"])
