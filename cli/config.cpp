@@ -52,7 +52,7 @@ py_bool(bool b)
 void
 print_all(const TokenConfig& c, const OutputFormat& output)
 {
-  std::vector<std::pair<YamlNode, YamlNode>> m;
+  std::vector<YamlEntry> m;
   if (c.empty_user_pin) {
     m.emplace_back(YamlNode::string("empty-user-pin"), YamlNode::boolean(true));
   }

@@ -20,7 +20,7 @@ namespace {
 YamlNode
 describe(const Object& o, bool json)
 {
-  std::vector<std::pair<YamlNode, YamlNode>> d;
+  std::vector<YamlEntry> d;
   d.emplace_back(YamlNode::string("id"), YamlNode::integer(o.id));
   const Bytes* label = keys::attr_bytes(o.attrs, ck::k_label);
   d.emplace_back(YamlNode::string("CKA_LABEL"),

@@ -14,7 +14,7 @@ namespace {
 YamlNode
 primary_config(const Primary& p)
 {
-  std::vector<std::pair<YamlNode, YamlNode>> config;
+  std::vector<YamlEntry> config;
   config.emplace_back(YamlNode::string("transient"), YamlNode::boolean(p.transient));
   if (p.transient) {
     config.emplace_back(YamlNode::string("template-name"), YamlNode::string(p.template_name));

@@ -158,7 +158,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     return it == texts.end() ? nullptr : &it->second;
   };
   if (!key && !replacement) {
-    std::vector<std::pair<YamlNode, YamlNode>> m;
+    std::vector<YamlEntry> m;
     for (const auto& [type, v] : obj->attrs) {
       m.emplace_back(YamlNode::integer(static_cast<int64_t>(type)), to_node(v, raw(type)));
     }

@@ -39,7 +39,7 @@ void print_document(const YamlNode& doc, const OutputFormat& format, const char*
 YamlNode key_report(const std::string& action, const std::string& id_hex, bool has_public);
 
 // Convenience for building maps with string keys.
-using Entries = std::vector<std::pair<YamlNode, YamlNode>>;
+using Entries = std::vector<YamlEntry>;
 inline YamlNode
 str(std::string s)
 {

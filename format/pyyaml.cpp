@@ -585,6 +585,12 @@ private:
 } // namespace
 
 YamlNode
+YamlNode::null()
+{
+  return {};
+}
+
+YamlNode
 YamlNode::boolean(bool v)
 {
   YamlNode n;
@@ -621,7 +627,7 @@ YamlNode::seq(std::vector<YamlNode> v)
 }
 
 YamlNode
-YamlNode::map(std::vector<std::pair<YamlNode, YamlNode>> v)
+YamlNode::map(std::vector<YamlEntry> v)
 {
   YamlNode n;
   n.kind = Kind::k_map;
@@ -629,10 +635,10 @@ YamlNode::map(std::vector<std::pair<YamlNode, YamlNode>> v)
   return n;
 }
 
-std::vector<const std::pair<YamlNode, YamlNode>*>
+std::vector<const YamlEntry*>
 sorted_entries(const YamlNode& map)
 {
-  std::vector<const std::pair<YamlNode, YamlNode>*> sorted;
+  std::vector<const YamlEntry*> sorted;
   for (const auto& e : map.entries) {
     sorted.push_back(&e);
   }

@@ -14,6 +14,8 @@
 // checked byte for byte against the real PyYAML by tests/unit/test_format_pyyaml.cpp.
 namespace ptool::format {
 
+struct YamlEntry;
+
 struct YamlNode
 {
   enum class Kind { k_null, k_bool, k_int, k_str, k_seq, k_map };
@@ -21,15 +23,23 @@ struct YamlNode
   bool flag = false;
   int64_t num = 0;
   std::string str;
-  std::vector<YamlNode> items;                        // k_seq
-  std::vector<std::pair<YamlNode, YamlNode>> entries; // k_map, sorted when dumped
+  std::vector<YamlNode> items;    // k_seq
+  std::vector<YamlEntry> entries; // k_map, sorted when dumped
 
-  static YamlNode null() { return {}; }
+  static YamlNode null(); // out of line: YamlEntry is complete only below
   static YamlNode boolean(bool v);
   static YamlNode integer(int64_t v);
   static YamlNode string(std::string v);
   static YamlNode seq(std::vector<YamlNode> v);
-  static YamlNode map(std::vector<std::pair<YamlNode, YamlNode>> v);
+  static YamlNode map(std::vector<YamlEntry> v);
+};
+
+// One key/value of a mapping. A struct of its own rather than std::pair: pair's constraints
+// need YamlNode complete while YamlNode is still being defined (clang 14 rejects that).
+struct YamlEntry
+{
+  YamlNode first;
+  YamlNode second;
 };
 
 // The text PyYAML writes for `root` (ends with a newline; a plain scalar document ends with
@@ -40,6 +50,6 @@ std::string pyyaml_dump(const YamlNode& root);
 // The entries of a k_map in the order pyyaml_dump writes them: Python's sorted() (integers
 // by value, strings by code point); keys of mixed kinds stay in insertion order, as PyYAML
 // keeps them when sorted() raises TypeError.
-std::vector<const std::pair<YamlNode, YamlNode>*> sorted_entries(const YamlNode& map);
+std::vector<const YamlEntry*> sorted_entries(const YamlNode& map);
 
 } // namespace ptool::format
