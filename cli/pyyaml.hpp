@@ -7,5 +7,6 @@
 namespace ptool::cli {
 using format::pyyaml_dump;
 using format::sorted_entries;
+using format::YamlEntry;
 using format::YamlNode;
 } // namespace ptool::cli
