@@ -278,6 +278,21 @@ def test_store_tcti_never_loads_a_library_or_runs_a_program(base, tmp_path, evil
     assert not marker.exists() and not ran.exists()
 
 
+def test_store_tcti_in_the_log_cannot_drive_the_terminal(base, tmp_path):
+    """The refused tcti is quoted in the module's log line with control bytes escaped and cut."""
+    tcti = "\x1b]0;owned\x07\x1b[2J" + "A" * 5000 + ":x"
+    store, env = _crafted(base, tmp_path, lambda con: _edit_config(
+        con, lambda c: c.__setitem__("tcti", tcti)))
+    env.pop("TPM2_PKCS11_TCTI")
+    env.pop("TPM2TOOLS_TCTI")
+    proc = _p11(env, "-O", "--login", "--pin", USER_PIN)
+    assert proc.returncode != 0
+    line = next(x for x in proc.stderr.splitlines() if "the store's tcti" in x)
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in line
+    assert len(line) < 700 and "more bytes)" in line
+
+
 def test_store_tcti_with_a_known_name_is_used(base, tmp_path):
     store, env = _crafted(base, tmp_path, lambda con: _edit_config(
         con, lambda c: c.__setitem__("tcti", base["tcti"])))
