@@ -22,76 +22,6 @@ namespace ptool::cli {
 
 namespace {
 
-// The CKA_ALLOWED_MECHANISMS list of the first object key_objects() makes (the private or
-// secret key), or nullptr.
-const std::vector<uint64_t>*
-allowed_mechanisms(const AttrMap& attrs)
-{
-  auto it = attrs.find(ck::k_allowed_mechanisms);
-  return it != attrs.end() && it->second.kind == AttrValue::Kind::k_seq ? &it->second.seq : nullptr;
-}
-
-// What the store already says about the TPM's algorithms, so that addkey need not ask
-// (TPM2_GetCapability) every time: the mechanism list a key's objects get depends on the
-// TPM only through RSA-PSS, SHA-384/512 (RSA, EC) and the AES modes, and every key this tool
-// added under the same primary (the same TPM: its seal just unsealed under that primary)
-// carries the list it computed from the TPM's answer. Returns the algorithm set that
-// reproduces the list of an existing key of the same class and type, an empty set when the
-// list does not depend on the TPM (HMAC), nullopt when the TPM has to be asked.
-std::optional<tpm::AlgorithmSet>
-known_algorithms(const store::Store& st, int64_t pid, const keys::KeyObjectInput& in)
-{
-  std::vector<TPM2_ALG_ID> facts;
-  switch (in.pub.publicArea.type) {
-  case TPM2_ALG_RSA:
-    facts = {TPM2_ALG_RSAPSS, TPM2_ALG_SHA384, TPM2_ALG_SHA512};
-    break;
-  case TPM2_ALG_ECC:
-    facts = {TPM2_ALG_SHA384, TPM2_ALG_SHA512};
-    break;
-  case TPM2_ALG_SYMCIPHER:
-    facts = {TPM2_ALG_CBC, TPM2_ALG_CFB, TPM2_ALG_ECB, TPM2_ALG_OFB, TPM2_ALG_CTR};
-    break;
-  default:
-    return tpm::AlgorithmSet{};
-  }
-  const AttrMap probe = keys::key_objects(in, tpm::AlgorithmSet{facts}).front();
-  const auto cls = keys::attr_int(probe, ck::k_class);
-  const auto type = keys::attr_int(probe, ck::k_key_type);
-  std::set<std::vector<uint64_t>> recorded;
-  auto skip = [](const Error&) {};
-  for (const Token& t : st.tokens_skipping(skip)) {
-    if (t.pid != pid) {
-      continue;
-    }
-    for (const Object& o : st.objects_skipping(t.id, skip)) {
-      const std::vector<uint64_t>* list = allowed_mechanisms(o.attrs);
-      if (list && keys::attr_int(o.attrs, ck::k_class) == cls
-          && keys::attr_int(o.attrs, ck::k_key_type) == type) {
-        recorded.insert(*list);
-      }
-    }
-  }
-  for (unsigned mask = 0; !recorded.empty() && mask < (1U << facts.size()); ++mask) {
-    tpm::AlgorithmSet candidate;
-    for (size_t i = 0; i < facts.size(); ++i) {
-      if (mask & (1U << i)) {
-        candidate.algs.push_back(facts[i]);
-      }
-    }
-    try {
-      const std::vector<AttrMap> objects = keys::key_objects(in, candidate);
-      const std::vector<uint64_t>* list = allowed_mechanisms(objects.front());
-      if (list && recorded.count(*list)) {
-        return candidate;
-      }
-    } catch (const Error&) {
-      // e.g. no AES mode at all: not a candidate
-    }
-  }
-  return std::nullopt;
-}
-
 struct AddKeyOptions
 {
   std::string label;
@@ -167,12 +97,9 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
   in.label = o.key_label.value_or("");
   in.always_authenticate = o.always_authenticate;
-  // Ask the TPM for its algorithms only when no key in the store already tells.
-  std::optional<tpm::AlgorithmSet> algs = known_algorithms(st, t.primary.id, in);
-  if (!algs) {
-    algs = tpm::get_algorithms(ctx.get());
-  }
-  std::vector<AttrMap> objects = keys::key_objects(in, *algs);
+  // Ask the TPM for its algorithms only when the store's keys do not tell.
+  tpm::AlgorithmSet algs = algorithms_for_key(st, t.primary.id, in.pub.publicArea.type, ctx.get());
+  std::vector<AttrMap> objects = keys::key_objects(in, algs);
 
   // 4. Store private (or secret) first, then public, in one transaction.
   store::Transaction tx(st);

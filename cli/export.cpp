@@ -153,11 +153,13 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   // 3. TPM: the object auth; with --new-auth-file a re-keyed copy of the private blob.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  SecureBytes key = tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin);
+  // The session ends with its last command (the Unseal, or the ObjectChangeAuth).
+  SecureBytes key =
+    tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin, !new_auth);
   SecureBytes objauth =
     enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
   if (new_auth) {
-    priv = tpm::change_auth(pc, pub, priv, objauth, *new_auth, tpm::AuthKind::k_none);
+    priv = tpm::change_auth(pc, pub, priv, objauth, *new_auth, tpm::AuthKind::k_none, true);
   }
   const SecureBytes& final_auth = new_auth ? *new_auth : objauth;
 

@@ -155,13 +155,18 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
 
   // 3. TPM: unseal the wrapping key, import under the primary with a fresh random auth.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
   SecureBytes wrapping = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth = crypto::random_hex(16);
   TPM2_ALG_ID hash = key.kind == keys::PlainKey::Kind::k_hmac ? hmac_hash(alg) : TPM2_ALG_NULL;
   tpm::ImportAreas areas;
   tpm::build_import_areas(key, objauth, hash, areas);
+  // The TPM's algorithms from the store's keys where it tells, else one GetCapability (a
+  // generic secret's list depends on the TPM's hash algorithms: always asked).
+  const bool generic = key.kind == keys::PlainKey::Kind::k_hmac && hash == TPM2_ALG_NULL;
+  tpm::AlgorithmSet algs =
+    generic ? tpm::get_algorithms(ctx.get())
+            : algorithms_for_key(st, t.primary.id, areas.pub.publicArea.type, ctx.get());
   keys::KeyObjectInput in;
   in.pub = areas.pub;
   in.priv = tpm::import_sensitive(pc, areas.pub, areas.sensitive);
@@ -170,10 +175,9 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
   in.label = o.key_label.value_or("");
   in.always_authenticate = o.always_authenticate;
   // The TPM checks that the blob loads; so do we, before storing it.
-  pc.load(in.pub, in.priv);
-  std::vector<AttrMap> objects = key.kind == keys::PlainKey::Kind::k_hmac && hash == TPM2_ALG_NULL
-                                   ? generic_secret_objects(in, algs, key.secret.size())
-                                   : keys::key_objects(in, algs);
+  pc.load(in.pub, in.priv, true); // the session's last command
+  std::vector<AttrMap> objects =
+    generic ? generic_secret_objects(in, algs, key.secret.size()) : keys::key_objects(in, algs);
 
   // 4. Store private (or secret) first, then public.
   store::Transaction tx(st);

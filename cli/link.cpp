@@ -118,14 +118,25 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   SecureBytes key_auth = read_secret(o.key_auth, Prompt::k_never, "");
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  tpm::AlgorithmSet algs = tpm::get_algorithms(ctx.get());
+  // The TPM's algorithms from the store's keys where it tells, else one GetCapability.
+  std::optional<tpm::AlgorithmSet> known = tpm::AlgorithmSet{};
+  for (const Blobs& b : keys) {
+    std::optional<tpm::AlgorithmSet> k = known_algorithms(st, t.primary.id, b.pub.publicArea.type);
+    if (!k) {
+      known.reset();
+      break;
+    }
+    known->algs.insert(known->algs.end(), k->algs.begin(), k->algs.end());
+  }
+  tpm::AlgorithmSet algs = known ? *known : tpm::get_algorithms(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
   SecureBytes wrapping = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   std::vector<std::vector<AttrMap>> all;
   std::vector<Bytes> ids;
   for (const Blobs& b : keys) {
     try {
-      pc.load(b.pub, b.priv); // proves the primary is the key's parent
+      // Proves the primary is the key's parent; the last Load ends the session.
+      pc.load(b.pub, b.priv, &b == &keys.back());
     } catch (const Error& e) {
       throw Error(e.code(),
                   b.from + ": the key does not load under the token's primary (" + e.what() + ")",

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "cli/token_args.hpp"
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include "core/error.hpp"
+#include "core/keys/attributes.hpp"
+#include "core/keys/pkcs11_ids.hpp"
 
 namespace ptool::cli {
 
@@ -103,6 +109,88 @@ find_primary(const store::Store& st, int64_t pid)
                     "list primaries with 'tpm2-ptool listprimaries'");
   }
   return std::move(*p);
+}
+
+namespace {
+
+// What one stored key's mechanism list says about the TPM: alg -> supported.
+void
+facts_of(const AttrMap& attrs, std::map<TPM2_ALG_ID, std::set<bool>>& facts)
+{
+  auto it = attrs.find(ck::k_allowed_mechanisms);
+  if (it == attrs.end() || it->second.kind != AttrValue::Kind::k_seq) {
+    return;
+  }
+  const std::vector<uint64_t>& m = it->second.seq;
+  auto has = [&m](uint64_t mech) { return std::find(m.begin(), m.end(), mech) != m.end(); };
+  auto note = [&facts](TPM2_ALG_ID alg, bool yes) { facts[alg].insert(yes); };
+  const std::optional<uint64_t> type = keys::attr_int(attrs, ck::k_key_type);
+  if (type == ck::k_k_ec) {
+    note(TPM2_ALG_SHA384, has(ck::k_m_ecdsa_sha384));
+    note(TPM2_ALG_SHA512, has(ck::k_m_ecdsa_sha512));
+  } else if (type == ck::k_k_rsa) {
+    const bool pss = has(ck::k_m_rsa_pkcs_pss);
+    note(TPM2_ALG_RSAPSS, pss);
+    if (pss) { // the SHA-384/512 PSS mechanisms are listed only with RSA-PSS
+      note(TPM2_ALG_SHA384, has(ck::k_m_sha384_rsa_pkcs_pss));
+      note(TPM2_ALG_SHA512, has(ck::k_m_sha512_rsa_pkcs_pss));
+    }
+  } else if (type == ck::k_k_aes) {
+    note(TPM2_ALG_CBC, has(ck::k_m_aes_cbc));
+    note(TPM2_ALG_CFB, has(ck::k_m_aes_cfb128));
+    note(TPM2_ALG_ECB, has(ck::k_m_aes_ecb));
+    note(TPM2_ALG_OFB, has(ck::k_m_aes_ofb));
+    note(TPM2_ALG_CTR, has(ck::k_m_aes_ctr));
+  }
+}
+
+} // namespace
+
+std::optional<tpm::AlgorithmSet>
+known_algorithms(const store::Store& st, int64_t pid, TPM2_ALG_ID type)
+{
+  std::vector<TPM2_ALG_ID> needed;
+  switch (type) {
+  case TPM2_ALG_RSA:
+    needed = {TPM2_ALG_RSAPSS, TPM2_ALG_SHA384, TPM2_ALG_SHA512};
+    break;
+  case TPM2_ALG_ECC:
+    needed = {TPM2_ALG_SHA384, TPM2_ALG_SHA512};
+    break;
+  case TPM2_ALG_SYMCIPHER:
+    needed = {TPM2_ALG_CBC, TPM2_ALG_CFB, TPM2_ALG_ECB, TPM2_ALG_OFB, TPM2_ALG_CTR};
+    break;
+  default:
+    return tpm::AlgorithmSet{}; // HMAC: the list does not depend on the TPM
+  }
+  std::map<TPM2_ALG_ID, std::set<bool>> facts;
+  auto skip = [](const Error&) {};
+  for (const Token& t : st.tokens_skipping(skip)) {
+    if (t.pid != pid) {
+      continue;
+    }
+    for (const Object& o : st.objects_skipping(t.id, skip)) {
+      facts_of(o.attrs, facts);
+    }
+  }
+  tpm::AlgorithmSet algs;
+  for (TPM2_ALG_ID alg : needed) {
+    auto it = facts.find(alg);
+    if (it == facts.end() || it->second.size() != 1) {
+      return std::nullopt; // not told, or two keys disagree: ask the TPM
+    }
+    if (*it->second.begin()) {
+      algs.algs.push_back(alg);
+    }
+  }
+  return algs;
+}
+
+tpm::AlgorithmSet
+algorithms_for_key(const store::Store& st, int64_t pid, TPM2_ALG_ID type, ESYS_CONTEXT* ctx)
+{
+  std::optional<tpm::AlgorithmSet> known = known_algorithms(st, pid, type);
+  return known ? *known : tpm::get_algorithms(ctx);
 }
 
 } // namespace ptool::cli

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // tpm2-ptool verify: check a token's PINs against the TPM and print its secrets, exactly as
 // upstream's verify does (provisioning scripts parse this output).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -83,17 +84,26 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
   SecureBytes key;
   SecureBytes so_auth;
   SecureBytes user_auth;
+  // The session ends with its last command: the last key's Load, or the last Unseal.
+  const std::vector<Object> stored = st.objects(token.id);
+  auto loads = [](const Object& obj) {
+    const Bytes* enc = keys::attr_bytes(obj.attrs, ck::k_tpm2_objauth_enc);
+    return enc && !enc->empty() && keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob)
+           && keys::attr_bytes(obj.attrs, ck::k_tpm2_priv_blob);
+  };
+  const auto last_load = std::find_if(stored.rbegin(), stored.rend(), loads);
+  const bool no_load = last_load == stored.rend();
   if (sopin) {
     so_auth = crypto::hash_pass(*sopin, seal->so.salt);
-    key = tpm::unseal_wrapping_key(pc, seal->so, *sopin);
+    key = tpm::unseal_wrapping_key(pc, seal->so, *sopin, no_load && !userpin);
   }
   if (userpin) {
     user_auth = crypto::hash_pass(*userpin, seal->user->salt);
-    key = tpm::unseal_wrapping_key(pc, *seal->user, *userpin);
+    key = tpm::unseal_wrapping_key(pc, *seal->user, *userpin, no_load);
   }
 
   std::vector<YamlNode> objects;
-  for (const Object& obj : st.objects(token.id)) {
+  for (const Object& obj : stored) {
     const Bytes* enc = keys::attr_bytes(obj.attrs, ck::k_tpm2_objauth_enc);
     YamlNode auth_node = YamlNode::null();
     YamlNode enc_node = YamlNode::null();
@@ -102,7 +112,7 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
       const Bytes* priv = keys::attr_bytes(obj.attrs, ck::k_tpm2_priv_blob);
       if (pub && priv) {
         // Like upstream: the key's blobs must still load under the primary.
-        pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv));
+        pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv), &obj == &*last_load);
       }
       SecureBytes auth = crypto::unwrap_auth(key, to_string(*enc));
       auth_node = scalar(auth.view());

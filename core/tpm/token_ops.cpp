@@ -188,38 +188,51 @@ PrimaryContext::create(const TPM2B_PUBLIC& tmpl, std::span<const uint8_t> auth,
 }
 
 TpmObject
-PrimaryContext::load(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv)
+PrimaryContext::load(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv, bool last)
 {
   ESYS_TR handle = ESYS_TR_NONE;
+  if (last) {
+    m_session->last_use();
+  }
   m_session->use_for(false, false);
   check_rc(Esys_Load(m_ctx, m_primary.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &priv,
                      &pub, &handle),
            "TPM2_Load", AuthKind::k_primary);
+  if (last) {
+    m_session->finished();
+  }
   return TpmObject(m_ctx, handle, TpmObject::Drop::k_flush);
 }
 
 SecureBytes
-PrimaryContext::unseal(const SealBlobs& seal, std::span<const uint8_t> auth)
+PrimaryContext::unseal(const SealBlobs& seal, std::span<const uint8_t> auth, bool last)
 {
   TpmObject obj = load(unmarshal_public(seal.pub), unmarshal_private(seal.priv));
   set_auth(m_ctx, obj.get(), auth);
   TPM2B_SENSITIVE_DATA* out = nullptr;
+  if (last) {
+    m_session->last_use(); // the TPM keeps the session when the Unseal fails (wrong PIN)
+  }
   m_session->use_for(false, true);
   TSS2_RC rc = Esys_Unseal(m_ctx, obj.get(), m_session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &out);
   EsysPtr<TPM2B_SENSITIVE_DATA> owned(out);
   check_rc(rc, "TPM2_Unseal", AuthKind::k_pin);
+  if (last) {
+    m_session->finished();
+  }
   SecureBytes data(out->buffer, out->buffer + out->size);
   OPENSSL_cleanse(out, sizeof(*out));
   return data;
 }
 
 SecureBytes
-unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const uint8_t> pin)
+unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const uint8_t> pin,
+                    bool last)
 {
   SecureBytes auth = crypto::hash_pass(pin, seal.salt);
   SecureBytes text;
   try {
-    text = pc.unseal(seal, auth);
+    text = pc.unseal(seal, auth, last);
   } catch (const Error& e) {
     if (e.code() != ExitCode::k_auth) {
       throw;

@@ -33,10 +33,12 @@ public:
   // `last` ends the session with this command (saves a FlushContext).
   CreatedObject create(const TPM2B_PUBLIC& tmpl, std::span<const uint8_t> auth,
                        std::span<const uint8_t> data, bool last);
-  // TPM2_Load under the primary; the object is flushed when the result goes away.
-  TpmObject load(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);
-  // Loads a seal object, unseals it with `auth` (response encrypted) and flushes it.
-  SecureBytes unseal(const SealBlobs& seal, std::span<const uint8_t> auth);
+  // TPM2_Load under the primary; the object is flushed when the result goes away. `last`
+  // ends the session with this command (saves a FlushContext).
+  TpmObject load(const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv, bool last = false);
+  // Loads a seal object, unseals it with `auth` (response encrypted) and flushes it. `last`
+  // ends the session with the TPM2_Unseal.
+  SecureBytes unseal(const SealBlobs& seal, std::span<const uint8_t> auth, bool last = false);
   // Forgets the primary, salt key and session without flushing them: the TPM connection or
   // the TPM's state behind them is gone (a reset or restart), and the handles may be reused.
   void abandon() noexcept;
@@ -49,8 +51,9 @@ private:
 };
 
 // The token's 32-byte AES wrapping key from its seal object and PIN (store-format §3.2).
+// `last`: the TPM2_Unseal is the last command of the session (see PrimaryContext::unseal).
 SecureBytes unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal,
-                                std::span<const uint8_t> pin);
+                                std::span<const uint8_t> pin, bool last = false);
 // The 32-byte key from the 64 hex characters that are sealed (for a token being created).
 SecureBytes wrapping_key_from_hex(std::span<const uint8_t> text);
 

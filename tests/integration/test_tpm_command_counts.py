@@ -4,13 +4,17 @@ Counts are exact and repeatable, unlike wall-clock time, so they are asserted he
 and the laptop-TPM latency model live in bench/ (docs/benchmarks.md). Upstream needs init 12,
 addtoken 28, addkey 16 commands from the tool (more behind tpm2-abrmd). Ours:
 
-- init <= 5 (its sequence changes when init reuses an identical persistent primary);
+- init 4 (GetCapability for a free handle, CreatePrimary, EvictControl, FlushContext; its
+  sequence changes when init reuses an identical persistent primary);
 - addtoken: no CreatePrimary (the RSA-PSS probe loads a software key: LoadExternal + Sign +
   FlushContext), and a second token under the same primary reuses the probe's verdict;
-- addkey <= 6, and <= 5 once the store holds a key of the same type under the primary (no
-  TPM2_GetCapability(algorithms) then); HMAC keys never ask;
-- every other TPM command at its floor (see FLOORS in bench/report.py); read-only store
-  commands 0.
+- addkey 5 (salted session, the seal's Load + Unseal + FlushContext, Create ending the
+  session) once the store holds a key under the primary whose mechanism list tells the
+  TPM algorithms the new key depends on (any key type: an RSA key's list tells RSA-PSS and
+  SHA-384/512, an EC key's SHA-384/512); else + one TPM2_GetCapability(algorithms), 6.
+  HMAC keys never ask;
+- every session ends with the last command that uses it (continueSession cleared), never
+  with a FlushContext of its own; read-only store commands 0.
 """
 
 import os
@@ -104,11 +108,11 @@ def _old_probe_verdict(swtpm, tmp_path):
 
 def test_command_counts(counted, swtpm, store, tmp_path):
     n, hist, detail = counted("init")
-    assert n <= 5, detail
+    assert n == 4 and hist.get("CreatePrimary") == 1, detail
 
     # The RSA-PSS probe without key generation, and the same verdict as the old probe.
     n, hist, detail = counted("addtoken", "--pid", "1", "--label", "tok")
-    assert n <= 7 and "CreatePrimary" not in hist and hist.get("Create") == 2, detail
+    assert n == 7 and "CreatePrimary" not in hist and hist.get("Create") == 2, detail
     assert hist.get("LoadExternal") == 1 and hist.get("Sign") == 1, detail
     assert _pss_sigs_good(store, "tok") == _old_probe_verdict(swtpm, tmp_path)
     # A second token of the same primary reuses the verdict: session + two seals only.
@@ -116,37 +120,62 @@ def test_command_counts(counted, swtpm, store, tmp_path):
     assert n == 3 and set(hist) == {"StartAuthSession", "Create"}, detail
     assert _pss_sigs_good(store, "tok2") == _pss_sigs_good(store, "tok")
 
-    # addkey: the first key of a type asks the TPM's algorithms, later ones read the store.
-    for alg in ("ecc256", "rsa2048"):
-        n, hist, detail = counted("addkey", "--label", "tok", "--algorithm", alg,
-                                  "--key-label", f"{alg}-1")
-        assert n <= 6, detail
-        n, hist, detail = counted("addkey", "--label", "tok", "--algorithm", alg,
-                                  "--key-label", f"{alg}-2")
-        assert n <= 5 and "GetCapability" not in hist, detail
-    n, hist, detail = counted("addkey", "--label", "tok", "--algorithm", "hmac:sha256")
-    assert n <= 5 and "GetCapability" not in hist, detail
-    # ... and the same mechanisms as when it asks.
-    mechs = [yaml.safe_load(a).get(0x40000600) for (a,) in store_query(
-        store, "SELECT attrs FROM tobjects ORDER BY id")]
-    ecc = [m for m in mechs if m and 0x1041 in m]  # CKM_ECDSA
-    assert len(ecc) >= 2 and all(m == ecc[0] for m in ecc), mechs
+    # addkey: salted session, the seal's Load + Unseal + FlushContext, the Create ends the
+    # session. Only the very first key under the primary asks the TPM's algorithms; after
+    # an RSA key (RSA-PSS, SHA-384/512) no key type asks again, in any token of the primary.
+    addkey_floor = {"StartAuthSession": 1, "Load": 1, "Unseal": 1, "FlushContext": 1,
+                    "Create": 1}
+    n, hist, detail = counted("addkey", "--label", "tok", "--algorithm", "rsa2048",
+                              "--key-label", "rsa2048-1")
+    assert n == 6 and hist == {**addkey_floor, "GetCapability": 1}, detail
+    for tok, alg, label in (("tok", "ecc256", "ecc256-1"), ("tok", "rsa2048", "rsa2048-2"),
+                            ("tok", "ecc256", "ecc256-2"), ("tok", "hmac:sha256", None),
+                            ("tok2", "ecc256", "other-token")):
+        n, hist, detail = counted("addkey", "--label", tok, "--algorithm", alg,
+                                  *(["--key-label", label] if label else []))
+        assert n == 5 and hist == addkey_floor, (alg, detail)
+    # ... with the same mechanisms as when it asks.
+    rows = [(yaml.safe_load(a).get(0x100), yaml.safe_load(a).get(0x40000600))
+            for (a,) in store_query(store, "SELECT attrs FROM tobjects ORDER BY id")]
+    for key_type in (0, 3):  # CKK_RSA, CKK_EC
+        lists = [m for t, m in rows if t == key_type and m]
+        assert len(lists) >= 4 and all(m == lists[0] for m in lists), rows
+    ecc = [m for t, m in rows if t == 3 and m]
+    assert 0x1045 in ecc[0], ecc  # CKM_ECDSA_SHA384: swtpm has SHA-384
 
-    # The other commands at their floor: salted session, the seal's Load + Unseal + Flush,
-    # then what the command itself needs.
+    # The other commands at their floor: salted session, the seal's Load + Unseal +
+    # FlushContext, then what the command itself needs; the session ends with its last use.
+    auth_env = ptool_env(swtpm, store, TPM2_PTOOL_USERPIN=USER_PIN)
+    exported = yaml.safe_load(run_ptool(
+        ["export", "--label", "tok", "--key-label", "ecc256-1", "--output-prefix",
+         str(tmp_path / "lnk")], auth_env).stdout)
     n, hist, detail = counted("export", "--label", "tok", "--key-label", "ecc256-1",
                               "--output-prefix", str(tmp_path / "exp"))
-    assert n <= 5, detail  # + the session's FlushContext
+    assert n == 4 and hist.get("FlushContext") == 1, detail  # the seal's
+    # link: + the key's Load (proves the parent, ends the session) + its FlushContext.
+    n, hist, detail = counted("link", "--label", "tok", "--key-label", "linked", "--auth",
+                              exported["object-auth"], str(tmp_path / "lnk.pem"))
+    assert n == 6 and hist.get("Load") == 2 and "GetCapability" not in hist, detail
+    # import: + Import, Load (checks the blob, ends the session), FlushContext.
+    key = tmp_path / "imp.pem"
+    run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-out", key], env=base_env())
+    n, hist, detail = counted("import", "--label", "tok", "--privkey", str(key), "--algorithm",
+                              "ecc", "--key-label", "imported")
+    assert n == 7 and hist.get("Import") == 1 and "GetCapability" not in hist, detail
+    n_keys = sum(1 for (a,) in store_query(
+        store, "SELECT attrs FROM tobjects WHERE tokid=(SELECT id FROM tokens WHERE label=?)",
+        ("tok",)) if yaml.safe_load(a).get(0x8F000001))  # CKA_TPM2_OBJAUTH_ENC
     n, hist, detail = counted("verify", "--label", "tok", "--userpin", USER_PIN)
     # session, Load + Unseal + FlushContext per PIN (SO and user here), Load + FlushContext
-    # per key (5), the session's FlushContext
-    assert n <= 1 + 3 * 2 + 2 * 5 + 1, detail
+    # per key; the last Load ends the session.
+    assert n_keys == 7 and n == 1 + 3 * 2 + 2 * n_keys, detail
     n, hist, detail = counted("changepin", "--label", "tok", "--user", "user", "--old", USER_PIN,
                               "--new", "user2")
-    assert n <= 4, detail
+    assert n == 4, detail
     n, hist, detail = counted("initpin", "--label", "tok", "--sopin", SO_PIN, "--userpin",
                               USER_PIN)
-    assert n <= 5, detail
+    assert n == 5, detail
     assert counted("listobjects", "--label", "tok")[0] == 0
     assert counted("ssh-pubkey", "--label", "tok")[0] == 0
 
@@ -170,7 +199,7 @@ def test_module_login_and_first_sign(swtpm, store, tmp_path):
         "module", *base, "--login", "--pin", USER_PIN, "--sign", "-m", "ECDSA", "--label", "k1",
         "-i", str(msg), "-o", str(tmp_path / "sig")])
     # C_Login: salted session + the seal's Load, Unseal, FlushContext (+ the session's
-    # FlushContext at C_Logout/C_Finalize).
-    assert n_login <= 5, d_login
+    # FlushContext at C_Logout/C_Finalize: the session stays for the signatures).
+    assert n_login == 5, d_login
     # First C_Sign: the key's Load and the Sign (+ its flush at C_Finalize).
-    assert n_sign - n_login <= 3 and hist.get("Sign") == 1, d_sign
+    assert n_sign - n_login == 3 and hist.get("Sign") == 1 and hist.get("Load") == 2, d_sign
