@@ -98,7 +98,8 @@ add_addcert(CLI::App& app, const GlobalOptions& g)
   auto opts = std::make_shared<AddCertOptions>();
   CLI::App* sub = app.add_subcommand("addcert", "Add an X.509 certificate for a private key");
   sub->footer("Example: tpm2-ptool addcert --label ssh --key-label laptop cert.pem");
-  sub->add_option("cert", opts->cert, "PEM certificate file")->required();
+  complete_as(sub->add_option("cert", opts->cert, "PEM certificate file")->required(),
+              ValueKind::k_file);
   sub->add_option("--label", opts->label, "label of the token")->required();
   auto* kl = sub->add_option("--key-label", opts->key_label, "label of the private key");
   auto* ki = sub->add_option("--key-id", opts->key_id, "CKA_ID of the private key, in hex");

@@ -123,11 +123,12 @@ add_addkey(CLI::App& app, const GlobalOptions& g)
   sub->footer("Example: TPM2_PTOOL_USERPIN=user tpm2-ptool addkey --label ssh --algorithm ecc256 "
               "--key-label laptop");
   sub->add_option("--label", opts->label, "label of the token")->required();
-  sub
-    ->add_option("--algorithm", opts->algorithm,
-                 "rsa1024|rsa2048|rsa3072|rsa4096|aes128|aes256|ecc224|ecc256|ecc384|ecc521|"
-                 "hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512")
-    ->required();
+  complete_as(sub
+                ->add_option("--algorithm", opts->algorithm,
+                             "rsa1024|rsa2048|rsa3072|rsa4096|aes128|aes256|ecc224|ecc256|ecc384|"
+                             "ecc521|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512")
+                ->required(),
+              ValueKind::k_algorithms, tpm::algorithm_names());
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
   sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");
   sub->add_flag("--attr-always-authenticate", opts->always_authenticate,

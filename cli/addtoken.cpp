@@ -115,7 +115,10 @@ add_addtoken(CLI::App& app, const GlobalOptions& g)
   sub->footer("Example: TPM2_PTOOL_SOPIN=so TPM2_PTOOL_USERPIN=user tpm2-ptool addtoken --pid 1 "
               "--label ssh");
   sub->add_option("--pid", opts->pid, "id of the primary object (from init)")->required();
-  sub->add_option("--label", opts->label, "token label, unique, at most 31 bytes")->required();
+  // A new label: completion offers none of the existing ones.
+  complete_as(
+    sub->add_option("--label", opts->label, "token label, unique, at most 31 bytes")->required(),
+    ValueKind::k_any);
   add_secret_option(sub, opts->sopin, "security officer PIN of the new token");
   add_secret_option(sub, opts->userpin, "user PIN of the new token (may be empty)");
   add_secret_option(sub, opts->hierarchy_auth, "owner hierarchy auth (transient primaries)");

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/completion.hpp"
+
 #include "cli/common.hpp"
 
 namespace ptool::cli {

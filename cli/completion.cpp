@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// tpm2-ptool completion bash|zsh|fish, and the hidden __complete-values query the scripts
-// call for live values (token labels, key labels, primary ids).
+// tpm2-ptool completion bash|zsh|fish, and the hidden queries the scripts call for live
+// values: __complete-values (token labels, key labels, primary ids) and
+// __complete-algorithms (the --algorithm values this TPM supports).
 #include "cli/completion.hpp"
 
 #include <iostream>
 #include <memory>
-#include <regex>
+#include <map>
 #include <set>
 
 #include "cli/commands.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/tpm/diagnose.hpp"
+#include "core/tpm/esys.hpp"
 #include "core/tpm/templates.hpp"
 
 namespace ptool::cli {
@@ -21,53 +24,40 @@ const std::vector<std::string> k_tcti_examples = {"device:/dev/tpmrm0", "device:
                                                   "tabrmd", "swtpm:host=localhost,port=2321",
                                                   "mssim:host=localhost,port=2321"};
 
-// Help texts list closed value sets as `a|b|c` (addkey --algorithm, export --format); that
-// is the single source for those values.
-std::vector<std::string>
-choices_in(const std::string& help)
+struct CompTag
 {
-  static const std::regex k_choice(R"((^|[\s(])([A-Za-z0-9:_.-]+(\|[A-Za-z0-9:_.-]+)+))");
-  std::smatch m;
-  std::vector<std::string> out;
-  if (std::regex_search(help, m, k_choice)) {
-    std::string list = m[2].str();
-    size_t start = 0;
-    for (size_t bar = list.find('|');; bar = list.find('|', start)) {
-      out.push_back(list.substr(start, bar - start));
-      if (bar == std::string::npos) {
-        break;
-      }
-      start = bar + 1;
-    }
-  }
-  return out;
+  ValueKind kind;
+  std::vector<std::string> words;
+};
+
+// complete_as() tags, keyed by the CLI11 option (which lives as long as its App).
+std::map<const CLI::Option*, CompTag>&
+tags()
+{
+  static std::map<const CLI::Option*, CompTag> t;
+  return t;
 }
 
 ValueKind
 value_kind(const CLI::Option& opt, const std::string& lname, std::vector<std::string>& words)
 {
+  if (auto it = tags().find(&opt); it != tags().end()) {
+    words = it->second.words;
+    return it->second.kind;
+  }
   if (opt.get_expected_max() == 0) {
     return ValueKind::k_flag;
   }
-  const std::string& help = opt.get_description();
-  const std::string type = opt.get_type_name();
+  // The usual meaning of an option name across the commands; a command whose option means
+  // something else tags it (addtoken --label: a new label, not an existing one).
   if (lname == "label") {
-    // A new token's label ("unique") is not one of the existing ones.
-    return help.find("unique") == std::string::npos ? ValueKind::k_labels : ValueKind::k_any;
+    return ValueKind::k_labels;
   }
   if (lname == "key-label") {
     return ValueKind::k_key_labels;
   }
   if (lname == "pid") {
     return ValueKind::k_pids;
-  }
-  if (lname == "algorithm") {
-    // addkey lists its names in the help; another command's (import) may differ.
-    words = choices_in(help);
-    if (words.empty()) {
-      words = tpm::algorithm_names();
-    }
-    return ValueKind::k_words;
   }
   if (lname == "transient-parent") {
     words = tpm::primary_template_names();
@@ -77,16 +67,15 @@ value_kind(const CLI::Option& opt, const std::string& lname, std::vector<std::st
     words = k_tcti_examples;
     return ValueKind::k_words;
   }
+  const std::string type = opt.get_type_name();
   if (type.find("DIR") != std::string::npos) {
     return ValueKind::k_dir;
   }
   if (type.find("FILE") != std::string::npos || type.find("PATH") != std::string::npos
-      || lname.ends_with("-file") || lname.ends_with("-prefix")
-      || std::regex_search(help, std::regex(R"((^|\s)file\b)"))) {
+      || lname.ends_with("-file") || lname.ends_with("-prefix")) {
     return ValueKind::k_file;
   }
-  words = choices_in(help);
-  return words.empty() ? ValueKind::k_any : ValueKind::k_words;
+  return ValueKind::k_any;
 }
 
 std::vector<CompOption>
@@ -99,10 +88,12 @@ options_of(const CLI::App& app, CompCommand* cmd)
     }
     if (opt->get_positional() && !opt->nonpositional()) {
       if (cmd) {
-        const std::string& help = opt->get_description();
-        cmd->file_positional = cmd->file_positional || help.find("file") != std::string::npos;
-        std::vector<std::string> words = choices_in(help);
-        cmd->positional_words.insert(cmd->positional_words.end(), words.begin(), words.end());
+        std::vector<std::string> words;
+        ValueKind kind = value_kind(*opt, opt->get_name(), words);
+        cmd->file_positional = cmd->file_positional || kind == ValueKind::k_file;
+        if (kind == ValueKind::k_words) {
+          cmd->positional_words.insert(cmd->positional_words.end(), words.begin(), words.end());
+        }
       }
       continue;
     }
@@ -157,7 +148,38 @@ print_values(const std::string& what, const std::optional<std::string>& label,
   }
 }
 
+// __complete-algorithms NAME...: the names this TPM supports (TPM2_TestParms on addkey's
+// template for each, as doctor checks them), one per line. When no TPM answers within a short
+// timeout, or it fails, all of them: completion then offers the full list rather than nothing.
+void
+print_algorithms(const std::vector<std::string>& names, const GlobalOptions& g)
+{
+  std::vector<std::string> out;
+  try {
+    tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
+    Esys_SetTimeout(ctx.get(), 1000); // ms per response: a hung TPM must not hang the shell
+    for (const std::string& name : names) {
+      auto alg = tpm::parse_algorithm(name);
+      if (!alg || tpm::supports(ctx.get(), *alg)) {
+        out.push_back(name); // a name that is not a key template (import's "rsa") stays
+      }
+    }
+  } catch (const std::exception&) {
+    out = names;
+  }
+  for (const std::string& name : out) {
+    std::cout << name << "\n";
+  }
+}
+
 } // namespace
+
+CLI::Option*
+complete_as(CLI::Option* opt, ValueKind kind, std::vector<std::string> words)
+{
+  tags()[opt] = CompTag{kind, std::move(words)};
+  return opt;
+}
 
 CompModel
 completion_model(const CLI::App& app)
@@ -182,9 +204,10 @@ add_completion(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("completion", "Print a shell completion script");
   sub->footer("Example: source <(tpm2-ptool completion bash)\n"
               "         tpm2-ptool completion fish > ~/.config/fish/completions/tpm2-ptool.fish");
-  sub->add_option("shell", *shell, "bash|zsh|fish")
-    ->required()
-    ->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  complete_as(sub->add_option("shell", *shell, "bash|zsh|fish")
+                ->required()
+                ->check(CLI::IsMember({"bash", "zsh", "fish"})),
+              ValueKind::k_words, {"bash", "zsh", "fish"});
   const CLI::App* root = &app;
   sub->callback([shell, root]() {
     CompModel m = completion_model(*root);
@@ -200,6 +223,12 @@ add_completion(CLI::App& app, const GlobalOptions& g)
   values->add_option("what", *what, "labels|key-labels|pids")->required();
   values->add_option("label", *label, "token label for key-labels");
   values->callback([what, label, &g]() { print_values(*what, *label, g); });
+
+  auto names = std::make_shared<std::vector<std::string>>();
+  CLI::App* algs = app.add_subcommand("__complete-algorithms", "");
+  algs->group("");
+  algs->add_option("names", *names, "--algorithm values to check against the TPM");
+  algs->callback([names, &g]() { print_algorithms(*names, g); });
 }
 
 } // namespace ptool::cli

@@ -18,6 +18,7 @@ enum class ValueKind {
   k_labels,     // token labels from the store
   k_key_labels, // key labels of the token named by --label
   k_pids,       // primary ids from the store
+  k_algorithms, // CompOption::words, cut down to what this TPM supports when it answers
 };
 
 struct CompOption
@@ -36,6 +37,13 @@ struct CompCommand
   bool file_positional = false;              // takes a positional argument that is a file
   std::vector<std::string> positional_words; // or one of these words
 };
+
+// What an option or positional completes to, declared where the option is defined (never
+// guessed from its help text, so rewording help cannot change completion). Options without a
+// tag complete by their name's usual meaning (--label: existing token labels, --key-label,
+// --pid, --tcti, --transient-parent, --path, --*-file), then by their type name (FILE, DIR),
+// else to nothing. Returns `opt` for chaining.
+CLI::Option* complete_as(CLI::Option* opt, ValueKind kind, std::vector<std::string> words = {});
 
 // The command line as the shells see it, read from the CLI11 tree so that every subcommand
 // added anywhere shows up without touching the completion code.

@@ -58,6 +58,9 @@ value_branch(const std::string& pattern, const CompOption& o)
   case ValueKind::k_pids:
     body = "_tpm2_ptool_live pids; return";
     break;
+  case ValueKind::k_algorithms:
+    body = "_tpm2_ptool_algorithms " + sq(joined(o.words)) + "; return";
+    break;
   }
   return "    " + pattern + ") " + body + " ;;\n";
 }
@@ -95,23 +98,37 @@ bash_script(const CompModel& m)
        "        COMPREPLY+=(\"$q\")\n"
        "    done < <(\"${words[0]}\" \"${pathopt[@]}\" __complete-values \"$@\" 2>/dev/null)\n"
        "    __ltrim_colon_completions \"$cur\"\n}\n\n"
+       "# The --algorithm values in $1 this TPM supports (the TCTI from --tcti on the line or\n"
+       "# the environment, a short timeout); all of them when no TPM answers.\n"
+       "_tpm2_ptool_algorithms()\n{\n"
+       "    local -a tctiopt=()\n"
+       "    [[ -n $tcti ]] && tctiopt=(--tcti \"$tcti\")\n"
+       "    local have\n"
+       "    have=$(\"${words[0]}\" \"${tctiopt[@]}\" __complete-algorithms $1 2>/dev/null)\n"
+       "    _tpm2_ptool_words \"${have:-$1}\"\n}\n\n"
        "_tpm2_ptool()\n{\n"
        "    local cur prev words cword split\n"
        "    _init_completion -s -n : || return\n\n"
-       "    # The subcommand is the first word that is neither an option nor an option's value.\n"
-       "    local cmd=\"\" label=\"\" path=\"\" i w\n"
-       "    for ((i = 1; i < cword; i++)); do\n"
-       "        w=${words[i]}\n"
+       "    # The subcommand is the first word that is neither an option nor an option's value;\n"
+       "    # the words here keep '=' and ':' in values (--tcti swtpm:host=h,port=2321).\n"
+       "    local -a lw\n    local lcword\n"
+       "    _get_comp_words_by_ref -n =: -w lw -i lcword\n"
+       "    local cmd=\"\" label=\"\" path=\"\" tcti=\"\" i w\n"
+       "    for ((i = 1; i < lcword; i++)); do\n"
+       "        w=${lw[i]}\n"
        "        case $w in\n"
        "            --label=*) label=${w#--label=} ;;\n"
        "            --path=*) path=${w#--path=} ;;\n"
-       "            --label) label=${words[i + 1]}; ((i++)) ;;\n"
-       "            --path) path=${words[i + 1]}; ((i++)) ;;\n";
+       "            --tcti=*) tcti=${w#--tcti=} ;;\n"
+       "            --label) label=${lw[i + 1]}; ((i++)) ;;\n"
+       "            --path) path=${lw[i + 1]}; ((i++)) ;;\n"
+       "            --tcti) tcti=${lw[i + 1]}; ((i++)) ;;\n";
   // Other value-taking options swallow the next word too.
   std::vector<std::string> valued;
   auto note_valued = [&](const std::vector<CompOption>& opts) {
     for (const CompOption& o : opts) {
-      if (o.kind != ValueKind::k_flag && o.name != "--label" && o.name != "--path") {
+      if (o.kind != ValueKind::k_flag && o.name != "--label" && o.name != "--path"
+          && o.name != "--tcti") {
         bool seen = false;
         for (const std::string& v : valued) {
           seen = seen || v == o.name;

@@ -61,6 +61,9 @@ option_args(const CompOption& o)
   case ValueKind::k_pids:
     out += " -x -a '(__tpm2_ptool_live pids)'";
     break;
+  case ValueKind::k_algorithms:
+    out += " -x -a " + fq("(__tpm2_ptool_algorithms " + joined(o.words) + ")");
+    break;
   }
   return out + " -d " + fq(o.help);
 }
@@ -142,6 +145,16 @@ fish_script(const CompModel& m)
        "    set -a args __complete-values $argv[1]\n"
        "    test $argv[1] = key-labels; and set -a args (__tpm2_ptool_value --label)\n"
        "    $bin $args 2>/dev/null\n"
+       "end\n\n"
+       "# The --algorithm values in $argv this TPM supports; all of them when no TPM answers.\n"
+       "function __tpm2_ptool_algorithms\n"
+       "    set -l bin (commandline -opc)[1]\n"
+       "    set -l args\n"
+       "    set -l t (__tpm2_ptool_value --tcti)\n"
+       "    test -n \"$t\"; and set args --tcti $t\n"
+       "    set -l have ($bin $args __complete-algorithms $argv 2>/dev/null)\n"
+       "    test (count $have) -gt 0; or set have $argv\n"
+       "    printf '%s\\n' $have\n"
        "end\n\n"
        "for c in tpm2-ptool tpm2_ptool\n"
        "    complete -c $c -f\n";

@@ -89,6 +89,15 @@ spec(const CompOption& o)
   case ValueKind::k_pids:
     text += ":primary id:_tpm2_ptool_live pids";
     break;
+  case ValueKind::k_algorithms: {
+    // One word (comma-separated), the last argument, after _arguments' compadd options.
+    std::string list;
+    for (const std::string& w : o.words) {
+      list += (list.empty() ? "" : ",") + backslashed(w, ": ");
+    }
+    text += ":" + value + ":_tpm2_ptool_algorithms " + list;
+    break;
+  }
   }
   return spec_quote(text, "");
 }
@@ -119,6 +128,25 @@ zsh_script(const CompModel& m)
        "  [[ $what == key-labels ]] && args+=(\"${(Q)opt_args[--label]}\")\n"
        "  vals=(${(f)\"$(_call_program values $_tpm2_ptool_bin $pathopt __complete-values "
        "$args 2>/dev/null)\"})\n"
+       "  compadd \"$@\" -a vals\n"
+       "}\n\n"
+       "# The --algorithm values (comma-separated, the last argument) this TPM supports; all of\n"
+       "# them when no TPM answers.\n"
+       "(( $+functions[_tpm2_ptool_algorithms] )) ||\n"
+       "_tpm2_ptool_algorithms() {\n"
+       "  local -a names vals tctiopt\n"
+       "  local i\n"
+       "  for (( i = 1; i < $#_tpm2_ptool_words; i++ )); do\n"
+       "    case $_tpm2_ptool_words[i] in\n"
+       "      --tcti) tctiopt=(--tcti ${(Q)_tpm2_ptool_words[i+1]}) ;;\n"
+       "      --tcti=*) tctiopt=(--tcti ${(Q)_tpm2_ptool_words[i]#--tcti=}) ;;\n"
+       "    esac\n"
+       "  done\n"
+       "  names=(${(s:,:)@[-1]})\n"
+       "  argv[-1]=()\n"
+       "  vals=(${(f)\"$(_call_program algorithms $_tpm2_ptool_bin $tctiopt "
+       "__complete-algorithms $names 2>/dev/null)\"})\n"
+       "  (( $#vals )) || vals=($names)\n"
        "  compadd \"$@\" -a vals\n"
        "}\n\n";
   for (const CompCommand& c : m.commands) {

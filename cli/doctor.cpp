@@ -90,8 +90,59 @@ check_algorithms(Report& r, ESYS_CONTEXT* ctx)
   r.ok("addkey algorithms: " + yes + (no.empty() ? "" : " (not on this TPM: " + no + ")"));
 }
 
+struct DoctorOptions
+{
+  OutputFormat output;
+  bool fix = false;
+  bool yes = false;
+  bool clear_lockout = false;
+  SecretOption lockout_auth{"--lockout-auth", "TPM2_PTOOL_LOCKOUT_AUTH", "lockout hierarchy auth"};
+  SecretOption hierarchy_auth{"--hierarchy-auth", "TPM2_PTOOL_HIERARCHY_AUTH",
+                              "owner hierarchy auth"};
+};
+
+// doctor --fix for a primary row whose persistent handle is empty: what 'init --repair --pid
+// N' does (re-create it from its template, persist it at the same handle), after asking on a
+// terminal or with --yes. Refused by repair_primary when the TPM no longer derives that
+// primary (cleared): then the keys under it are gone, and the finding says so.
 void
-check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primaries)
+repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE h,
+                    const DoctorOptions& o)
+{
+  const std::string id = std::to_string(p.id);
+  const std::string lost =
+    "primary " + id + " uses persistent handle " + hex_handle(h) + ", which is empty in this TPM";
+  if (!o.yes) {
+    if (!isatty(STDIN_FILENO)) {
+      r.fail(lost + "; not repaired without a terminal to ask on",
+             "re-create it with 'tpm2-ptool doctor --fix --yes' (or 'tpm2-ptool init --repair "
+             "--pid "
+               + id + "')");
+      return;
+    }
+    if (!confirm("Re-create primary " + id + " from its template at " + hex_handle(h)
+                 + " (its keys load again)?")) {
+      r.fail(lost + "; not repaired (declined)",
+             "re-create it with 'tpm2-ptool init --repair --pid " + id + "'");
+      return;
+    }
+  }
+  try {
+    SecureBytes auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
+    if (tpm::repair_primary(ctx, p, auth) == tpm::RepairResult::k_repaired) {
+      r.ok("primary " + id + ": re-created at persistent handle " + hex_handle(h)
+           + "; its keys load again");
+    } else {
+      r.ok("persistent handle " + hex_handle(h) + ": primary " + id);
+    }
+  } catch (const Error& e) {
+    r.fail(lost + "; " + e.what(), e.hint());
+  }
+}
+
+void
+check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primaries,
+              const DoctorOptions& o)
 {
   std::map<TPM2_HANDLE, std::vector<int64_t>> used;
   for (const Primary& p : primaries) {
@@ -125,9 +176,18 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
   }
   for (const auto& [h, ids] : used) {
     for (int64_t id : ids) {
+      if (o.fix) {
+        for (const Primary& p : primaries) {
+          if (p.id == id) {
+            repair_lost_primary(r, ctx, p, h, o);
+          }
+        }
+        continue;
+      }
       r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
                + ", which is empty in this TPM",
-             "re-create it from its template with 'tpm2-ptool init --repair --pid "
+             "re-create it from its template with 'tpm2-ptool doctor --fix' or 'tpm2-ptool "
+             "init --repair --pid "
                + std::to_string(id)
                + "' (refused if this is not the TPM the store was made on, or it was cleared)");
     }
@@ -177,7 +237,8 @@ check_loaded(Report& r, ESYS_CONTEXT* ctx, const std::optional<std::string>& tct
 }
 
 void
-check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primaries, bool fix)
+check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primaries,
+          const DoctorOptions& o)
 {
   auto tcti = tpm::resolve_tcti(g.tcti);
   std::string name = tcti.value_or("default (tctildr probing)");
@@ -190,21 +251,13 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
          + tpm::firmware_text(p) + ", spec revision " + std::to_string(p.revision / 100) + "."
          + std::to_string(p.revision % 100));
     check_algorithms(r, ctx.get());
-    check_handles(r, ctx.get(), primaries);
-    check_loaded(r, ctx.get(), tcti, fix);
+    check_handles(r, ctx.get(), primaries, o);
+    check_loaded(r, ctx.get(), tcti, o.fix);
     check_lockout(r, p);
   } catch (const Error& e) {
     r.fail("TCTI " + name + " (from " + tcti_source(g) + "): " + e.what(), e.hint());
   }
 }
-
-struct DoctorOptions
-{
-  OutputFormat output;
-  bool fix = false;
-  bool clear_lockout = false;
-  SecretOption lockout_auth{"--lockout-auth", "TPM2_PTOOL_LOCKOUT_AUTH", "lockout hierarchy auth"};
-};
 
 // doctor --clear-lockout: TPM2_DictionaryAttackLockReset, so users need not find
 // tpm2_dictionarylockout (and it uses our TCTI resolution).
@@ -232,7 +285,11 @@ run_doctor(const DoctorOptions& o, const GlobalOptions& g)
   }
   const OutputFormat& output = o.output;
   Report r(output.json());
-  check_tpm(r, g, doctor_primaries(g), o.fix);
+  if (!o.fix && (o.yes || o.hierarchy_auth.argv_value || o.hierarchy_auth.file)) {
+    throw_usage("--yes and --hierarchy-auth are only used with --fix",
+                "add --fix to repair what doctor finds, or drop them");
+  }
+  check_tpm(r, g, doctor_primaries(g), o);
   check_store(r, g);
   check_tools(r);
   if (output.json()) {
@@ -252,13 +309,18 @@ add_doctor(CLI::App& app, const GlobalOptions& g)
   CLI::App* sub = app.add_subcommand("doctor", "Check the TPM, the store and the tools that "
                                                "use them; one OK/WARN/FAIL line each");
   sub->footer("Example: tpm2-ptool doctor --tcti device:/dev/tpmrm0\n"
+              "         tpm2-ptool doctor --fix --yes   (re-create an evicted primary)\n"
               "         tpm2-ptool doctor --clear-lockout --lockout-auth-file FILE\n"
               "Exit status 0 when nothing FAILs (WARN lines do not count), else 1.");
   auto opts = std::make_shared<DoctorOptions>();
   add_output_option(sub, opts->output, DefaultOutput::k_text);
   sub->add_flag("--fix", opts->fix,
                 "free transient objects and sessions that killed processes left in a TPM "
-                "without resource manager (swtpm:, mssim:, device:/dev/tpm0)");
+                "without resource manager (swtpm:, mssim:, device:/dev/tpm0), and re-create "
+                "evicted primaries at their handles (as 'init --repair'; asks on a terminal)");
+  sub->add_flag("--yes,-y", opts->yes, "with --fix: repair without asking");
+  add_secret_option(sub, opts->hierarchy_auth,
+                    "owner hierarchy auth for re-creating a primary with --fix (default empty)");
   sub->add_flag("--clear-lockout", opts->clear_lockout,
                 "reset the TPM's dictionary-attack lockout (TPM2_DictionaryAttackLockReset) "
                 "instead of checking; needs the lockout auth (empty by default)");

@@ -216,8 +216,10 @@ add_export(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--id", opts->id, "object id (from listobjects)");
   sub->add_option("--label", opts->label, "label of the token");
   sub->add_option("--key-label", opts->key_label, "label of the private key");
-  sub->add_option("--format", opts->format, "auto|tpm2|pem (default auto: pem for private keys)")
-    ->check(CLI::IsMember({"auto", "tpm2", "pem"}));
+  complete_as(
+    sub->add_option("--format", opts->format, "auto|tpm2|pem (default auto: pem for private keys)")
+      ->check(CLI::IsMember({"auto", "tpm2", "pem"})),
+    ValueKind::k_words, {"auto", "tpm2", "pem"});
   sub->add_option("--output-prefix", opts->output_prefix,
                   "output file prefix; default the id or key label");
   sub->add_flag("--force", opts->force, "replace existing output files");

@@ -20,6 +20,9 @@ namespace ptool::cli {
 
 namespace {
 
+const std::vector<std::string> k_import_algorithms = {
+  "rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"};
+
 struct ImportOptions
 {
   std::string label;
@@ -206,12 +209,13 @@ add_import(CLI::App& app, const GlobalOptions& g)
     ->add_option("--privkey", opts->privkey,
                  "private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key")
     ->required();
+  complete_as(sub->get_option("--privkey"), ValueKind::k_file);
   sub
     ->add_option("--algorithm", opts->algorithm,
                  "rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 "
                  "(default: from the key)")
-    ->check(CLI::IsMember(
-      {"rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}));
+    ->check(CLI::IsMember(k_import_algorithms));
+  complete_as(sub->get_option("--algorithm"), ValueKind::k_words, k_import_algorithms);
   sub->add_option("--passin", opts->passin,
                   "passphrase of the key file: pass:X, env:VAR, file:PATH");
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");

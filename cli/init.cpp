@@ -242,6 +242,7 @@ add_init(CLI::App& app, const GlobalOptions& g)
                    "creating one; default 0x81000001")
       ->expected(0, 1)
       ->type_name("[HANDLE]");
+  complete_as(opts->primary_handle_opt, ValueKind::k_file); // or an ESYS_TR file
   opts->transient_opt =
     sub
       ->add_option("--transient-parent", opts->transient_parent,

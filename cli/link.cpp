@@ -186,8 +186,10 @@ add_link(CLI::App& app, const GlobalOptions& g)
                                              "blobs) into a token");
   sub->footer("Example: openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 "
               "-out k.pem\n         tpm2-ptool link --label ssh --key-label k k.pem");
-  sub->add_option("keys", opts->keys, "TSS2 PEM file(s), or a .pub and a .priv blob file")
-    ->required();
+  complete_as(
+    sub->add_option("keys", opts->keys, "TSS2 PEM file(s), or a .pub and a .priv blob file")
+      ->required(),
+    ValueKind::k_file);
   sub->add_option("--label", opts->label, "label of the token")->required();
   sub->add_option("--key-label", opts->key_label, "label of the key (CKA_LABEL)");
   sub->add_option("--id", opts->id, "CKA_ID text of the key; default 16 random hex characters");

@@ -197,7 +197,9 @@ add_objmod(CLI::App& app, const GlobalOptions& g)
   sub->add_option("--value", opts->value, "new value of --key (needs --type)");
   sub->add_option("--type", opts->type, "how to read --value: int, str (text), bool, raw (hex)")
     ->check(CLI::IsMember({"int", "str", "bool", "raw"}));
-  sub->add_option("attrs", opts->file, "YAML file replacing all attributes (as objmod dumps them)");
+  complete_as(sub->add_option("attrs", opts->file,
+                              "YAML file replacing all attributes (as objmod dumps them)"),
+              ValueKind::k_file);
   add_output_option(sub, opts->output);
   sub->callback([opts, &g]() { run_objmod(*opts, g); });
 }

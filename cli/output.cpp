@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "cli/output.hpp"
 
+#include "cli/completion.hpp"
+
 #include <cstdio>
 #include <iostream>
 
@@ -123,14 +125,17 @@ add_output_option(CLI::App* sub, OutputFormat& format, DefaultOutput default_out
 {
   bool text = default_output == DefaultOutput::k_text;
   format.name = text ? "text" : "yaml";
-  sub
-    ->add_option("--output", format.name,
-                 text ? "output format: text|json (default text; json: see docs/json-output.md)"
-                      : "output format: yaml|json (default yaml, as upstream; json: see "
-                        "docs/json-output.md)")
-    ->type_name("FORMAT")
-    ->check(CLI::IsMember(text ? std::vector<std::string>{"text", "json"}
-                               : std::vector<std::string>{"yaml", "json"}));
+  std::vector<std::string> names =
+    text ? std::vector<std::string>{"text", "json"} : std::vector<std::string>{"yaml", "json"};
+  complete_as(
+    sub
+      ->add_option("--output", format.name,
+                   text ? "output format: text|json (default text; json: see docs/json-output.md)"
+                        : "output format: yaml|json (default yaml, as upstream; json: see "
+                          "docs/json-output.md)")
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember(names)),
+    ValueKind::k_words, names);
 }
 
 YamlNode

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -14,6 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/module_path.hpp"
+#include "cli/output.hpp"
 #include "cli/output_file.hpp"
 #include "cli/spinner.hpp"
 #include "cli/token_args.hpp"
@@ -44,6 +46,7 @@ struct SshKeygenOptions
   std::string host = "*";
   bool yes = false;
   TokenAuthOptions auth;
+  OutputFormat output;
 };
 
 std::string
@@ -298,11 +301,13 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   }
 
   // 6. The .pub, then what ssh-keygen prints, then how to use it.
-  if (new_primary) {
+  const bool json = o.output.json();
+  std::optional<std::string> created_dir;
+  if (new_primary && !json) {
     std::cout << "Created a primary object at persistent handle 0x" << std::hex
               << new_primary->result().handle << std::dec << " (id " << primary.id << ").\n";
   }
-  if (!reuse) {
+  if (!reuse && !json) {
     std::cout << "Created token \"" << o.label << "\" (SO and user PIN set).\n";
   }
   try {
@@ -313,7 +318,10 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
         throw Error(ExitCode::k_general,
                     "cannot create " + dir.string() + ": " + std::strerror(errno));
       }
-      std::cout << "Created directory '" << dir.string() << "'.\n";
+      created_dir = dir.string();
+      if (!json) {
+        std::cout << "Created directory '" << dir.string() << "'.\n";
+      }
     }
     write_public_file(pub_file, *line + "\n", true);
   } catch (const Error& e) {
@@ -324,11 +332,46 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   const std::string module = module_path();
   const std::string identity =
     o.file ? fs::absolute(pub_file).string() : tilde_path(pub_file, home);
+  const std::string fingerprint = keys::openssh_fingerprint(*line);
+  const std::string randomart = keys::openssh_randomart(*public_attrs).value_or("");
+  const std::string ssh_command =
+    "ssh -I " + module + " -o IdentitiesOnly=yes -i " + identity + " HOST";
+  if (json) {
+    // The same facts as the text; see docs/schemas/ssh-keygen.schema.json.
+    YamlNode created_primary = YamlNode::null();
+    if (new_primary) {
+      char handle[16];
+      std::snprintf(handle, sizeof(handle), "0x%08x", new_primary->result().handle);
+      Entries p;
+      p.emplace_back(str("id"), YamlNode::integer(primary.id));
+      p.emplace_back(str("handle"), str(handle));
+      created_primary = YamlNode::map(std::move(p));
+    }
+    Entries cfg;
+    cfg.emplace_back(str("host"), str(o.host));
+    cfg.emplace_back(str("pkcs11_provider"), str(module));
+    cfg.emplace_back(str("identity_file"), str(identity));
+    cfg.emplace_back(str("identities_only"), YamlNode::boolean(true));
+    Entries doc;
+    doc.emplace_back(str("created_primary"), std::move(created_primary));
+    doc.emplace_back(str("created_token"), YamlNode::boolean(!reuse));
+    doc.emplace_back(str("created_directory"), created_dir ? str(*created_dir) : YamlNode::null());
+    doc.emplace_back(str("token_label"), str(o.label));
+    doc.emplace_back(str("key_label"), str(key_label));
+    doc.emplace_back(str("public_key_file"), str(pub_file.string()));
+    doc.emplace_back(str("public_key_line"), str(*line));
+    doc.emplace_back(str("fingerprint"), str(fingerprint));
+    doc.emplace_back(str("randomart"), str(randomart));
+    doc.emplace_back(str("ssh_config"), YamlNode::map(std::move(cfg)));
+    doc.emplace_back(str("ssh_command"), str(ssh_command));
+    print_document(YamlNode::map(std::move(doc)), o.output);
+    return;
+  }
   std::cout << "Your public key has been saved in " << pub_file.string() << "\n"
             << "The key fingerprint is:\n"
-            << keys::openssh_fingerprint(*line) << " " << key_label << "\n"
+            << fingerprint << " " << key_label << "\n"
             << "The key's randomart image is:\n"
-            << keys::openssh_randomart(*public_attrs).value_or("") << "\n"
+            << randomart << "\n"
             << "The private key stays in the TPM (token \"" << o.label << "\"); "
             << "ssh uses it through the PKCS#11 module.\n"
             << "Add the public key to the server's ~/.ssh/authorized_keys, "
@@ -337,8 +380,7 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
             << "    PKCS11Provider " << module << "\n"
             << "    IdentityFile " << identity << "\n"
             << "    IdentitiesOnly yes\n"
-            << "or log in once with: ssh -I " << module << " -o IdentitiesOnly=yes -i " << identity
-            << " HOST\n";
+            << "or log in once with: " << ssh_command << "\n";
 }
 
 } // namespace
@@ -357,10 +399,12 @@ add_ssh_keygen(CLI::App& app, const GlobalOptions& g)
     ->default_str("ssh");
   sub->add_option("--key-label", opts->key_label,
                   "label of the key and comment of the .pub (default: user@host, as ssh-keygen)");
-  sub
-    ->add_option("--algorithm", opts->algorithm,
-                 "ecc256|ecc384|ecc521|rsa2048|rsa3072|rsa4096 (default ecc256)")
-    ->default_str("ecc256");
+  complete_as(sub
+                ->add_option("--algorithm", opts->algorithm,
+                             "ecc256|ecc384|ecc521|rsa2048|rsa3072|rsa4096 (default ecc256)")
+                ->default_str("ecc256"),
+              ValueKind::k_algorithms,
+              {"ecc256", "ecc384", "ecc521", "rsa2048", "rsa3072", "rsa4096"});
   sub
     ->add_option("--file", opts->file,
                  "where to write the public key (default ~/.ssh/id_tpm_<key-label>.pub)")
@@ -369,6 +413,7 @@ add_ssh_keygen(CLI::App& app, const GlobalOptions& g)
     ->default_str("*");
   sub->add_flag("--yes,-y", opts->yes, "overwrite an existing public key file without asking");
   add_token_auth_options(sub, opts->auth);
+  add_output_option(sub, opts->output, DefaultOutput::k_text);
   sub->callback([opts, &g]() { run_ssh_keygen(*opts, g); });
 }
 

@@ -23,21 +23,38 @@ _tpm2_ptool_live()
     __ltrim_colon_completions "$cur"
 }
 
+# The --algorithm values in $1 this TPM supports (the TCTI from --tcti on the line or
+# the environment, a short timeout); all of them when no TPM answers.
+_tpm2_ptool_algorithms()
+{
+    local -a tctiopt=()
+    [[ -n $tcti ]] && tctiopt=(--tcti "$tcti")
+    local have
+    have=$("${words[0]}" "${tctiopt[@]}" __complete-algorithms $1 2>/dev/null)
+    _tpm2_ptool_words "${have:-$1}"
+}
+
 _tpm2_ptool()
 {
     local cur prev words cword split
     _init_completion -s -n : || return
 
-    # The subcommand is the first word that is neither an option nor an option's value.
-    local cmd="" label="" path="" i w
-    for ((i = 1; i < cword; i++)); do
-        w=${words[i]}
+    # The subcommand is the first word that is neither an option nor an option's value;
+    # the words here keep '=' and ':' in values (--tcti swtpm:host=h,port=2321).
+    local -a lw
+    local lcword
+    _get_comp_words_by_ref -n =: -w lw -i lcword
+    local cmd="" label="" path="" tcti="" i w
+    for ((i = 1; i < lcword; i++)); do
+        w=${lw[i]}
         case $w in
             --label=*) label=${w#--label=} ;;
             --path=*) path=${w#--path=} ;;
-            --label) label=${words[i + 1]}; ((i++)) ;;
-            --path) path=${words[i + 1]}; ((i++)) ;;
-            --tcti|--primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--output|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--file|--lockout-auth|--lockout-auth-file) ((i++)) ;;
+            --tcti=*) tcti=${w#--tcti=} ;;
+            --label) label=${lw[i + 1]}; ((i++)) ;;
+            --path) path=${lw[i + 1]}; ((i++)) ;;
+            --tcti) tcti=${lw[i + 1]}; ((i++)) ;;
+            --primary-auth|--primary-auth-file|--hierarchy-auth|--owner-auth|--hierarchy-auth-file|--primary-handle|--transient-parent|--pid|--output|--handle|--userpin|--userpin-file|--sopin|--sopin-file|--user|--old|--old-file|--new|--new-file|--key|--value|--privkey|--algorithm|--passin|--key-label|--id|--key-id|--type|--auth|--auth-file|--format|--output-prefix|--new-auth-file|--authorized-keys-options|--host|--module|--file|--lockout-auth|--lockout-auth-file) ((i++)) ;;
             -*) ;;
             *) [[ -z $cmd ]] && cmd=$w ;;
         esac
@@ -107,7 +124,7 @@ _tpm2_ptool()
     import:--label) _tpm2_ptool_live labels; return ;;
     import:--privkey) _filedir; return ;;
     import:--algorithm) _tpm2_ptool_words 'rsa ecc hmac hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
-    import:--passin) _filedir; return ;;
+    import:--passin) return ;;
     import:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     import:--id) return ;;
     import:--userpin) return ;;
@@ -118,7 +135,7 @@ _tpm2_ptool()
     import:--hierarchy-auth-file) _filedir; return ;;
     import:--output) _tpm2_ptool_words 'yaml json'; return ;;
     addkey:--label) _tpm2_ptool_live labels; return ;;
-    addkey:--algorithm) _tpm2_ptool_words 'rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
+    addkey:--algorithm) _tpm2_ptool_algorithms 'rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512'; return ;;
     addkey:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
     addkey:--id) return ;;
     addkey:--userpin) return ;;
@@ -178,7 +195,7 @@ _tpm2_ptool()
     ssh-config:--output) _tpm2_ptool_words 'text json'; return ;;
     ssh-keygen:--label) _tpm2_ptool_live labels; return ;;
     ssh-keygen:--key-label) _tpm2_ptool_live key-labels "$label"; return ;;
-    ssh-keygen:--algorithm) _tpm2_ptool_words 'ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096'; return ;;
+    ssh-keygen:--algorithm) _tpm2_ptool_algorithms 'ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096'; return ;;
     ssh-keygen:--file) _filedir; return ;;
     ssh-keygen:--host) return ;;
     ssh-keygen:--userpin) return ;;
@@ -187,7 +204,10 @@ _tpm2_ptool()
     ssh-keygen:--sopin-file) _filedir; return ;;
     ssh-keygen:--hierarchy-auth) return ;;
     ssh-keygen:--hierarchy-auth-file) _filedir; return ;;
+    ssh-keygen:--output) _tpm2_ptool_words 'text json'; return ;;
     doctor:--output) _tpm2_ptool_words 'text json'; return ;;
+    doctor:--hierarchy-auth) return ;;
+    doctor:--hierarchy-auth-file) _filedir; return ;;
     doctor:--lockout-auth) return ;;
     doctor:--lockout-auth-file) _filedir; return ;;
     esac
@@ -259,9 +279,9 @@ _tpm2_ptool()
     ssh-config)
         _tpm2_ptool_words '--help -h --host --label --key-label --module --output' ;;
     ssh-keygen)
-        _tpm2_ptool_words '--help -h --label --key-label --algorithm --file --host --yes -y --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file' ;;
+        _tpm2_ptool_words '--help -h --label --key-label --algorithm --file --host --yes -y --userpin --userpin-file --sopin --sopin-file --hierarchy-auth --hierarchy-auth-file --output' ;;
     doctor)
-        _tpm2_ptool_words '--help -h --output --fix --clear-lockout --lockout-auth --lockout-auth-file' ;;
+        _tpm2_ptool_words '--help -h --output --fix --yes -y --hierarchy-auth --hierarchy-auth-file --clear-lockout --lockout-auth --lockout-auth-file' ;;
     attest)
         _tpm2_ptool_words '--help -h' ;;
     completion)

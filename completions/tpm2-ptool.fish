@@ -56,6 +56,17 @@ function __tpm2_ptool_live
     $bin $args 2>/dev/null
 end
 
+# The --algorithm values in $argv this TPM supports; all of them when no TPM answers.
+function __tpm2_ptool_algorithms
+    set -l bin (commandline -opc)[1]
+    set -l args
+    set -l t (__tpm2_ptool_value --tcti)
+    test -n "$t"; and set args --tcti $t
+    set -l have ($bin $args __complete-algorithms $argv 2>/dev/null)
+    test (count $have) -gt 0; or set have $argv
+    printf '%s\n' $have
+end
+
 for c in tpm2-ptool tpm2_ptool
     complete -c $c -f
     complete -c $c -l help -d 'Print this help message and exit'
@@ -185,7 +196,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using import' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
     complete -c $c -n '__tpm2_ptool_using import' -l privkey -r -F -d 'private key file: PEM/DER/PKCS#8 (RSA, EC), OpenSSH, or raw HMAC key'
     complete -c $c -n '__tpm2_ptool_using import' -l algorithm -x -a 'rsa ecc hmac hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512' -d 'rsa|ecc|hmac|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512 (default: from the key)'
-    complete -c $c -n '__tpm2_ptool_using import' -l passin -r -F -d 'passphrase of the key file: pass:X, env:VAR, file:PATH'
+    complete -c $c -n '__tpm2_ptool_using import' -l passin -x -d 'passphrase of the key file: pass:X, env:VAR, file:PATH'
     complete -c $c -n '__tpm2_ptool_using import' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key (CKA_LABEL)'
     complete -c $c -n '__tpm2_ptool_using import' -l id -x -d 'CKA_ID text of the key; default 16 random hex characters'
     complete -c $c -n '__tpm2_ptool_using import' -l attr-always-authenticate -d 'require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)'
@@ -199,7 +210,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using addkey' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using addkey' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using addkey' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token'
-    complete -c $c -n '__tpm2_ptool_using addkey' -l algorithm -x -a 'rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512' -d 'rsa1024|rsa2048|rsa3072|rsa4096|aes128|aes256|ecc224|ecc256|ecc384|ecc521|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512'
+    complete -c $c -n '__tpm2_ptool_using addkey' -l algorithm -x -a '(__tpm2_ptool_algorithms rsa1024 rsa2048 rsa3072 rsa4096 aes128 aes256 ecc224 ecc256 ecc384 ecc521 hmac:sha1 hmac:sha256 hmac:sha384 hmac:sha512)' -d 'rsa1024|rsa2048|rsa3072|rsa4096|aes128|aes256|ecc224|ecc256|ecc384|ecc521|hmac:sha1|hmac:sha256|hmac:sha384|hmac:sha512'
     complete -c $c -n '__tpm2_ptool_using addkey' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key (CKA_LABEL)'
     complete -c $c -n '__tpm2_ptool_using addkey' -l id -x -d 'CKA_ID text of the key; default 16 random hex characters'
     complete -c $c -n '__tpm2_ptool_using addkey' -l attr-always-authenticate -d 'require the PIN again for every use (CKA_ALWAYS_AUTHENTICATE)'
@@ -286,7 +297,7 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l label -x -a '(__tpm2_ptool_live labels)' -d 'label of the token, created when missing'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l key-label -x -a '(__tpm2_ptool_live key-labels)' -d 'label of the key and comment of the .pub (default: user@host, as ssh-keygen)'
-    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l algorithm -x -a 'ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096' -d 'ecc256|ecc384|ecc521|rsa2048|rsa3072|rsa4096 (default ecc256)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l algorithm -x -a '(__tpm2_ptool_algorithms ecc256 ecc384 ecc521 rsa2048 rsa3072 rsa4096)' -d 'ecc256|ecc384|ecc521|rsa2048|rsa3072|rsa4096 (default ecc256)'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l file -r -F -d 'where to write the public key (default ~/.ssh/id_tpm_<key-label>.pub)'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l host -x -d 'Host pattern of the printed ssh_config lines'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l yes -d 'overwrite an existing public key file without asking'
@@ -297,10 +308,15 @@ for c in tpm2-ptool tpm2_ptool
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l sopin-file -r -F -d 'read the SO PIN from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l hierarchy-auth -x -d 'owner hierarchy auth (transient primaries) (visible to other users on the command line: prefer --hierarchy-auth-file or $TPM2_PTOOL_HIERARCHY_AUTH)'
     complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l hierarchy-auth-file -r -F -d 'read the owner hierarchy auth from FILE (\'-\' = standard input)'
+    complete -c $c -n '__tpm2_ptool_using ssh-keygen' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'
     complete -c $c -n '__tpm2_ptool_using doctor' -l help -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -s h -d 'Print this help message and exit'
     complete -c $c -n '__tpm2_ptool_using doctor' -l output -x -a 'text json' -d 'output format: text|json (default text; json: see docs/json-output.md)'
-    complete -c $c -n '__tpm2_ptool_using doctor' -l fix -d 'free transient objects and sessions that killed processes left in a TPM without resource manager (swtpm:, mssim:, device:/dev/tpm0)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l fix -d 'free transient objects and sessions that killed processes left in a TPM without resource manager (swtpm:, mssim:, device:/dev/tpm0), and re-create evicted primaries at their handles (as \'init --repair\'; asks on a terminal)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l yes -d 'with --fix: repair without asking'
+    complete -c $c -n '__tpm2_ptool_using doctor' -s y -d 'with --fix: repair without asking'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l hierarchy-auth -x -d 'owner hierarchy auth for re-creating a primary with --fix (default empty) (visible to other users on the command line: prefer --hierarchy-auth-file or $TPM2_PTOOL_HIERARCHY_AUTH)'
+    complete -c $c -n '__tpm2_ptool_using doctor' -l hierarchy-auth-file -r -F -d 'read the owner hierarchy auth from FILE (\'-\' = standard input)'
     complete -c $c -n '__tpm2_ptool_using doctor' -l clear-lockout -d 'reset the TPM\'s dictionary-attack lockout (TPM2_DictionaryAttackLockReset) instead of checking; needs the lockout auth (empty by default)'
     complete -c $c -n '__tpm2_ptool_using doctor' -l lockout-auth -x -d 'lockout hierarchy auth for --clear-lockout (prompted on a terminal, default empty) (visible to other users on the command line: prefer --lockout-auth-file or $TPM2_PTOOL_LOCKOUT_AUTH)'
     complete -c $c -n '__tpm2_ptool_using doctor' -l lockout-auth-file -r -F -d 'read the lockout hierarchy auth from FILE (\'-\' = standard input)'

@@ -14,6 +14,7 @@ from ptool_fixtures import PTOOL_BIN, REPO_ROOT, ptool_env, requires_file, requi
 COMPLETIONS = REPO_ROOT / "completions"
 SCRIPT = {"bash": "tpm2-ptool.bash", "zsh": "_tpm2-ptool", "fish": "tpm2-ptool.fish"}
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
+NO_TPM = "swtpm:host=127.0.0.1,port=1"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def filled(swtpm_module, tmp_path_factory):
     # The scripts run the binary by its name, as a user would; nothing else from the TPM side.
     env = {k: v for k, v in env.items() if not k.startswith("TPM2")}
     env["TPM2_PKCS11_STORE"] = str(store)
+    env["TPM2_PKCS11_TCTI"] = NO_TPM  # --algorithm: no TPM answers, the full list
     env["PATH"] = str(Path(PTOOL_BIN).parent) + os.pathsep + env["PATH"]
     return env, store
 
@@ -218,3 +220,40 @@ def test_ssh_keygen_options_and_algorithms(complete):
     assert {"--label", "--key-label", "--algorithm", "--file", "--host", "--yes",
             "--userpin-file", "--sopin-file"} <= complete("tpm2-ptool ssh-keygen --")
     assert complete("tpm2-ptool ssh-keygen --algorithm rsa") == {"rsa2048", "rsa3072", "rsa4096"}
+
+
+def test_algorithms_this_tpm_supports(complete, filled, swtpm_module):
+    env, _ = filled
+    live = dict(env, TPM2_PKCS11_TCTI=swtpm_module.tcti)
+    # swtpm has no RSA-4096 (doctor: "not on this TPM: rsa4096"); asked, it is not offered.
+    assert complete("tpm2-ptool addkey --label laptop --algorithm rsa", env=live) == {
+        "rsa1024", "rsa2048", "rsa3072"}
+    assert complete("tpm2-ptool ssh-keygen --algorithm rsa", env=live) == {"rsa2048", "rsa3072"}
+    assert complete("tpm2-ptool addkey --algorithm hmac:sha", env=live) == {
+        "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}
+    # --tcti on the line names the TPM to ask (its value keeps its ':' and '=').
+    assert complete(f"tpm2-ptool --tcti {swtpm_module.tcti} addkey --algorithm rsa") == {
+        "rsa1024", "rsa2048", "rsa3072"}
+    # No TPM answers: the whole list.
+    assert complete("tpm2-ptool addkey --algorithm rsa") == {"rsa1024", "rsa2048", "rsa3072",
+                                                             "rsa4096"}
+    # import's --algorithm names key families, not templates: never asked.
+    assert complete("tpm2-ptool import --algorithm ", env=live) == {
+        "rsa", "ecc", "hmac", "hmac:sha1", "hmac:sha256", "hmac:sha384", "hmac:sha512"}
+
+
+def test_algorithm_query_falls_back_quietly(filled, swtpm_module):
+    env, _ = filled
+    names = ["rsa2048", "rsa4096", "ecc256"]
+    proc = run_ptool(["__complete-algorithms", *names], env)
+    assert (proc.stdout, proc.stderr) == ("rsa2048\nrsa4096\necc256\n", "")
+    proc = run_ptool(["--tcti", swtpm_module.tcti, "__complete-algorithms", *names], env)
+    assert (proc.stdout, proc.stderr) == ("rsa2048\necc256\n", "")
+    proc = run_ptool(["--tcti", "nosuchtcti", "__complete-algorithms", "ecc256"], env)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "ecc256\n", "")
+    assert "__complete-algorithms" not in run_ptool(["--help"], env).stdout
+
+
+def test_new_token_label_offers_no_existing_label(complete):
+    # addtoken --label names a new token: its tag says so, whatever its help text says.
+    assert complete("tpm2-ptool addtoken --pid 1 --label ") == set()

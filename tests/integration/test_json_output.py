@@ -16,7 +16,7 @@ UPIN, SOPIN = "userpin", "sopin"
 # Commands whose --help offers --output; each has docs/schemas/<cmd>.schema.json.
 COMMANDS = {"init", "dbup", "verify", "config", "listprimaries", "listtokens", "listobjects",
             "addkey", "import", "link", "addcert", "objmod", "export", "rmkey", "ssh-pubkey",
-            "ssh-config", "doctor"}
+            "ssh-config", "doctor", "ssh-keygen"}
 
 
 def _schema(cmd):

@@ -133,3 +133,60 @@ def test_failed_init_leaves_no_store(tmp_path):
     assert existing.is_dir() and list(existing.iterdir()) == []
     proc = run_ptool(["listprimaries"], ptool_env(dead, existing), check=False)
     assert proc.returncode == 6 and "no store at" in proc.stderr
+
+
+def test_doctor_fix_repairs_an_evicted_primary(swtpm, store, tmp_path):
+    from test_newcomer_frictions import _in_tmux
+    env = ptool_env(swtpm, store)
+    run_ptool(["init"], env)
+    _token(env)
+    _addkey(env, "k1")
+    evict = ["tpm2_evictcontrol", "-T", swtpm.tcti, "-C", "o", "-c", "0x81000001"]
+    run(evict, env=base_env())
+    before = _digest(store)
+
+    # A script without --yes: nothing changes, and the finding says how.
+    proc = run_ptool(["doctor", "--fix"], env, check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert "FAIL  primary 1 uses persistent handle 0x81000001, which is empty in this TPM; " \
+           "not repaired without a terminal" in proc.stdout
+    assert "doctor --fix --yes" in proc.stdout and "destroy" not in proc.stdout
+    assert tpm_handles(swtpm.tcti, "persistent") == []
+
+    # On a terminal it asks; "n" leaves it, "y" repairs.
+    screen = _in_tmux(tmp_path, env, ["doctor", "--fix"], "n")
+    assert "Re-create primary 1 from its template at 0x81000001" in screen
+    assert "not repaired (declined)" in screen and "EXIT=1" in screen
+    assert tpm_handles(swtpm.tcti, "persistent") == []
+    screen = _in_tmux(tmp_path, env, ["doctor", "--fix"], "y")
+    assert "OK    primary 1: re-created at persistent handle 0x81000001" in screen, screen
+    assert "EXIT=0" in screen
+    assert tpm_handles(swtpm.tcti, "persistent") == [0x81000001]
+
+    # --yes in a script, and the keys made before the eviction work again.
+    run(evict, env=base_env())
+    out = run_ptool(["doctor", "--fix", "--yes"], env).stdout
+    assert "OK    primary 1: re-created at persistent handle 0x81000001; its keys load again" \
+        in out
+    assert _digest(store) == before
+    _sign_through_module(env, tmp_path, "k1")
+    assert_no_tpm_leaks(swtpm.tcti)
+    assert run_ptool(["doctor", "--yes"], env, check=False).returncode == 2
+
+
+def test_doctor_fix_after_tpm_clear_says_the_keys_are_gone(swtpm, store):
+    env = ptool_env(swtpm, store)
+    run_ptool(["init"], env)
+    _token(env)
+    _addkey(env, "k1")
+    run(["tpm2_clear", "-T", swtpm.tcti], env=base_env())
+    before = _digest(store)
+    proc = run_ptool(["doctor", "--fix", "--yes"], env, check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert "FAIL  primary 1 uses persistent handle 0x81000001, which is empty in this TPM; " \
+           "cannot repair primary 1" in proc.stdout
+    assert "the TPM was cleared" in proc.stdout
+    assert "the keys under primary 1 are gone" in proc.stdout
+    assert tpm_handles(swtpm.tcti, "persistent") == []
+    assert _digest(store) == before
+    assert_no_tpm_leaks(swtpm.tcti)

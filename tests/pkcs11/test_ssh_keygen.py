@@ -196,3 +196,46 @@ def test_pins_prompted_twice_and_reasked_on_a_terminal(swtpm_module, tmp_path):
                         env, [("Overwrite (y/n)? ", "n", 1)])
     assert rc == 1 and "already exists." in out and pub.read_text() == before
     assert _counts(store)[3] == 2
+
+
+def test_output_json_says_what_the_text_says(made, swtpm_module, tmp_path):
+    import json
+    jsonschema = pytest.importorskip("jsonschema")
+    from ptool_fixtures import REPO_ROOT
+    schema = json.loads((REPO_ROOT / "docs" / "schemas" / "ssh-keygen.schema.json").read_text())
+    # An existing token: nothing created but the key and its .pub.
+    pub = tmp_path / "json.pub"
+    proc = run_ptool(["ssh-keygen", "--key-label", "json", "--file", pub, "--host", "h",
+                      "--output", "json"], made["env"])
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    line = pub.read_text().rstrip("\n")
+    fp = run(["ssh-keygen", "-lf", pub], env=base_env()).stdout.split()[1]
+    assert doc["created_primary"] is None and doc["created_token"] is False
+    assert doc["created_directory"] is None
+    assert (doc["token_label"], doc["key_label"], doc["public_key_file"]) == ("ssh", "json",
+                                                                             str(pub))
+    assert doc["public_key_line"] == line and doc["fingerprint"] == fp
+    assert len(doc["randomart"].splitlines()) == 11
+    module = doc["ssh_config"]["pkcs11_provider"]
+    assert os.path.realpath(module) == os.path.realpath(module_path())
+    assert doc["ssh_config"] == {"host": "h", "pkcs11_provider": module,
+                                 "identity_file": str(pub), "identities_only": True}
+    assert doc["ssh_command"] == f"ssh -I {module} -o IdentitiesOnly=yes -i {pub} HOST"
+
+    # An empty store: the primary and the token are made, and named.
+    store = tmp_path / "fresh"
+    home = tmp_path / "home"
+    env = ptool_env(swtpm_module, store, home=home, TPM2_PTOOL_USERPIN=USER_PIN,
+                    TPM2_PTOOL_SOPIN=SO_PIN)
+    doc = json.loads(run_ptool(["ssh-keygen", "--key-label", "k", "--output", "json"],
+                               env).stdout)
+    jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
+    assert doc["created_token"] is True and doc["created_primary"]["id"] == 1
+    assert doc["created_directory"] == str(home / ".ssh")
+    assert doc["public_key_file"] == str(home / ".ssh" / "id_tpm_k.pub")
+    assert doc["ssh_config"]["identity_file"] == "~/.ssh/id_tpm_k.pub"
+    handle = int(doc["created_primary"]["handle"], 16)
+    assert store_query(store, "SELECT COUNT(*) FROM pobjects")[0][0] == 1
+    run(["tpm2_evictcontrol", "-T", swtpm_module.tcti, "-C", "o", "-c", hex(handle)],
+        env=base_env())  # the module's other tests see the TPM as before
