@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/default_primary.hpp"
 #include "cli/output.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
@@ -32,9 +33,6 @@ struct InitOptions
   std::optional<int64_t> pid;
   OutputFormat output;
 };
-
-// The handle a plain `init` persists at first (as upstream's tool does).
-constexpr TPM2_HANDLE k_default_handle = 0x81000001;
 
 // Removes the store files (and directory) this run created when init fails before its row
 // commits, so a failed init leaves nothing behind; a store that existed before, or that
@@ -173,7 +171,8 @@ run_init(const InitOptions& o, const GlobalOptions& g)
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   Primary p;
   p.objauth = primary_auth;
-  std::optional<tpm::PersistentPrimary> created;
+  DefaultPrimary d;
+  std::optional<tpm::PersistentPrimary>& created = d.created;
   if (transient) {
     tpm::validate_transient_primary(ctx.get(), template_name, hierarchy_auth, primary_auth);
     p.transient = true;
@@ -186,28 +185,10 @@ run_init(const InitOptions& o, const GlobalOptions& g)
   } else {
     // A TPM whose default handle already holds a primary made from the very template init
     // uses: take that one (as --primary-handle does) rather than persisting an identical copy
-    // at the next handle; the same seed and template give the same key. Only without
-    // --primary-auth: an auth value is not in the public area, so it could not be checked.
-    // Asking PersistentPrimary for the default handle first costs no extra TPM command when
-    // the handle is free (the usual case); it refuses, before any TPM work, when it is taken
-    // (k_usage), or fails at EvictControl when a concurrent init took it meanwhile.
-    try {
-      created.emplace(ctx.get(), hierarchy_auth, primary_auth, k_default_handle);
-    } catch (const Error& e) {
-      if (e.code() != ExitCode::k_usage && e.code() != ExitCode::k_general) {
-        throw;
-      }
-    }
-    if (created) {
-      p.esys_tr = created->result().esys_tr;
-    } else if (tpm::matching_primary_template(ctx.get(), k_default_handle)
-               == "tpm2-tools-default") {
-      adopt = true;
-      p.esys_tr = tpm::read_persistent(ctx.get(), k_default_handle);
-    } else {
-      created.emplace(ctx.get(), hierarchy_auth, primary_auth, std::nullopt);
-      p.esys_tr = created->result().esys_tr;
-    }
+    // at the next handle; the same seed and template give the same key.
+    default_primary(ctx.get(), hierarchy_auth, d);
+    adopt = d.adopted;
+    p.esys_tr = d.esys_tr;
   }
 
   // 4. One transaction, then output.

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cli/commands.hpp"
+#include "cli/default_primary.hpp"
 #include "cli/module_path.hpp"
 #include "cli/output.hpp"
 #include "cli/output_file.hpp"
@@ -200,7 +201,8 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   std::optional<Token> existing = st.token_by_label(o.label);
   std::optional<TokenForKeys> reuse;
   Primary primary;
-  std::optional<tpm::PersistentPrimary> new_primary;
+  DefaultPrimary made;
+  std::optional<tpm::PersistentPrimary>& new_primary = made.created;
   SecureBytes sopin;
   SecureBytes userpin;
   SecureBytes hierarchy_auth;
@@ -217,8 +219,9 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
     if (!primaries.empty()) {
       primary = primaries.front();
     } else {
-      new_primary.emplace(ctx.get(), hierarchy_auth, SecureBytes(), std::nullopt);
-      primary.esys_tr = new_primary->result().esys_tr;
+      // As init: an identical primary already at 0x81000001 is reused, not copied.
+      default_primary(ctx.get(), hierarchy_auth, made);
+      primary.esys_tr = made.esys_tr;
     }
   }
   if (reuse) {
@@ -275,7 +278,7 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
 
   // 5. One transaction: primary (when new), token and seals (when new), the key's objects.
   store::Transaction tx(st);
-  if (new_primary) {
+  if (new_primary || made.adopted) {
     primary.id = st.insert_primary(primary);
   }
   int64_t tokid = 0;
@@ -306,6 +309,9 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   if (new_primary && !json) {
     std::cout << "Created a primary object at persistent handle 0x" << std::hex
               << new_primary->result().handle << std::dec << " (id " << primary.id << ").\n";
+  } else if (made.adopted && !json) {
+    std::cout << "Using the primary object already at persistent handle 0x" << std::hex
+              << k_default_primary_handle << std::dec << " (id " << primary.id << ").\n";
   }
   if (!reuse && !json) {
     std::cout << "Created token \"" << o.label << "\" (SO and user PIN set).\n";

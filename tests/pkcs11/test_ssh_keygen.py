@@ -3,6 +3,7 @@ writes the .pub, prints what ssh-keygen prints, and ssh logs in with it through 
 (the throw-away sshd of test_ssh.py; the PIN through SSH_ASKPASS)."""
 
 import getpass
+import json
 import os
 import pty
 import re
@@ -198,7 +199,7 @@ def test_pins_prompted_twice_and_reasked_on_a_terminal(swtpm_module, tmp_path):
     assert _counts(store)[3] == 2
 
 
-def test_output_json_says_what_the_text_says(made, swtpm_module, tmp_path):
+def test_output_json_says_what_the_text_says(made, swtpm, tmp_path):
     import json
     jsonschema = pytest.importorskip("jsonschema")
     from ptool_fixtures import REPO_ROOT
@@ -223,19 +224,45 @@ def test_output_json_says_what_the_text_says(made, swtpm_module, tmp_path):
                                  "identity_file": str(pub), "identities_only": True}
     assert doc["ssh_command"] == f"ssh -I {module} -o IdentitiesOnly=yes -i {pub} HOST"
 
-    # An empty store: the primary and the token are made, and named.
+    # An empty store on a fresh TPM: the primary and the token are made, and named.
     store = tmp_path / "fresh"
     home = tmp_path / "home"
-    env = ptool_env(swtpm_module, store, home=home, TPM2_PTOOL_USERPIN=USER_PIN,
+    env = ptool_env(swtpm, store, home=home, TPM2_PTOOL_USERPIN=USER_PIN,
                     TPM2_PTOOL_SOPIN=SO_PIN)
     doc = json.loads(run_ptool(["ssh-keygen", "--key-label", "k", "--output", "json"],
                                env).stdout)
     jsonschema.validate(doc, schema, cls=jsonschema.Draft202012Validator)
     assert doc["created_token"] is True and doc["created_primary"]["id"] == 1
+    assert doc["created_primary"]["handle"] == "0x81000001"
     assert doc["created_directory"] == str(home / ".ssh")
     assert doc["public_key_file"] == str(home / ".ssh" / "id_tpm_k.pub")
     assert doc["ssh_config"]["identity_file"] == "~/.ssh/id_tpm_k.pub"
-    handle = int(doc["created_primary"]["handle"], 16)
     assert store_query(store, "SELECT COUNT(*) FROM pobjects")[0][0] == 1
-    run(["tpm2_evictcontrol", "-T", swtpm_module.tcti, "-C", "o", "-c", hex(handle)],
-        env=base_env())  # the module's other tests see the TPM as before
+
+
+def test_empty_store_reuses_the_identical_primary_at_0x81000001(swtpm, tmp_path):
+    """As init: a second store on the same TPM takes the primary already there, no copy."""
+    def persistent():
+        out = run(["tpm2_getcap", "-T", swtpm.tcti, "handles-persistent"], env=base_env())
+        return out.stdout.split()
+
+    first = ptool_env(swtpm, tmp_path / "a", home=tmp_path / "ha", TPM2_PTOOL_USERPIN=USER_PIN,
+                      TPM2_PTOOL_SOPIN=SO_PIN)
+    run_ptool(["ssh-keygen", "--key-label", "a"], first)
+    handles = persistent()
+    assert handles == ["-", "0x81000001"]
+    second = ptool_env(swtpm, tmp_path / "b", home=tmp_path / "hb", TPM2_PTOOL_USERPIN=USER_PIN,
+                       TPM2_PTOOL_SOPIN=SO_PIN)
+    proc = run_ptool(["ssh-keygen", "--key-label", "b"], second)
+    assert "Using the primary object already at persistent handle 0x81000001" in proc.stdout
+    assert "Created a primary" not in proc.stdout
+    assert persistent() == handles
+    pub = tmp_path / "hb" / ".ssh" / "id_tpm_b.pub"
+    listed = run([PTOOL_BIN, "ssh-pubkey", "--label", "ssh"], env=second).stdout
+    assert pub.read_text().split()[:2] == listed.split()[:2]
+    doc = json.loads(run_ptool(["ssh-keygen", "--key-label", "c", "--file", tmp_path / "c.pub",
+                                "--output", "json"],
+                               ptool_env(swtpm, tmp_path / "c", home=tmp_path / "hc",
+                                         TPM2_PTOOL_USERPIN=USER_PIN,
+                                         TPM2_PTOOL_SOPIN=SO_PIN)).stdout)
+    assert doc["created_primary"] is None and doc["created_token"] is True
