@@ -11,6 +11,8 @@
 #include "cli/output.hpp"
 #include "cli/output_file.hpp"
 #include "cli/token_args.hpp"
+#include "core/attest/ak_cert.hpp"
+#include "core/attest/device.hpp"
 #include "core/attest/flows.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/attest/verifier.hpp"
@@ -34,9 +36,14 @@ struct AttestOptions
   std::optional<std::string> key_label;
   std::optional<std::string> nonce; // key, verify
   std::optional<std::string> ak_cert;
-  std::optional<std::string> device; // verify
+  std::optional<std::string> device;   // verify
+  std::optional<std::string> ek_index; // enroll
   bool force = false;
   TokenAuthOptions auth;
+  SecretOption endorsement_auth{"--endorsement-auth", "TPM2_PTOOL_ENDORSEMENT_AUTH",
+                                "endorsement hierarchy auth"};
+  SecretOption ca_key_pass{"--ca-key-pass", "TPM2_PTOOL_CA_KEY_PASS",
+                           "passphrase of the --issue-ak-cert key"};
   OutputFormat output;
 };
 
@@ -73,11 +80,47 @@ print(const attest::Doc& doc)
   std::cout << doc.json() << std::flush;
 }
 
-void
-run_enroll(const GlobalOptions& g)
+// The endorsement hierarchy's auth: from --endorsement-auth-file / $TPM2_PTOOL_ENDORSEMENT_AUTH
+// when given; otherwise empty, unless the TPM says the hierarchy has an auth, which is then
+// asked for on the terminal (and a usage error without one).
+SecureBytes
+endorsement_auth(ESYS_CONTEXT* ctx, const SecretOption& opt)
 {
+  if (opt.given()) {
+    return read_secret(opt, Prompt::k_existing);
+  }
+  if (attest::endorsement_auth_set(ctx)) {
+    return read_secret(opt, Prompt::k_existing);
+  }
+  return {};
+}
+
+std::optional<uint32_t>
+parse_ek_index(const std::optional<std::string>& text)
+{
+  if (!text) {
+    return std::nullopt;
+  }
+  const std::string& t = *text;
+  auto digits =
+    from_hex(t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X') ? t.substr(2) : t);
+  if (!digits || digits->empty() || digits->size() > 4) {
+    throw_usage("--ek-index must be an NV index in hex, e.g. 0x01c00016");
+  }
+  uint32_t v = 0;
+  for (uint8_t b : *digits) {
+    v = v << 8 | b;
+  }
+  return v;
+}
+
+void
+run_enroll(const AttestOptions& o, const GlobalOptions& g)
+{
+  std::optional<uint32_t> index = parse_ek_index(o.ek_index);
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  print(attest::enroll(ctx.get()));
+  SecureBytes auth = endorsement_auth(ctx.get(), o.endorsement_auth);
+  print(attest::enroll(ctx.get(), auth, index));
 }
 
 void
@@ -98,7 +141,8 @@ run_activate(const AttestOptions& o, const GlobalOptions& g)
 {
   attest::Doc challenge = read_doc(o.input, attest::k_type_challenge);
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
-  print(attest::activate(ctx.get(), challenge));
+  SecureBytes auth = endorsement_auth(ctx.get(), o.endorsement_auth);
+  print(attest::activate(ctx.get(), challenge, auth));
 }
 
 void
@@ -109,18 +153,23 @@ run_accept(const AttestOptions& o)
   }
   attest::Doc response = read_doc(o.input, attest::k_type_response);
   attest::Doc state = read_doc(*o.state, attest::k_type_state);
-  std::optional<Bytes> ca_key;
+  std::optional<SecureBytes> ca_key;
   std::optional<Bytes> ca_cert;
+  std::optional<SecureBytes> ca_pass;
   if (o.issue_ak_cert) {
-    ca_key = read_input(*o.issue_ak_cert, "--issue-ak-cert");
+    Bytes key = read_input(*o.issue_ak_cert, "--issue-ak-cert");
+    ca_key.emplace(key.begin(), key.end());
+    OPENSSL_cleanse(key.data(), key.size());
     ca_cert = read_input(*o.ca_cert, "--ca-cert");
+    if (attest::pem_key_is_encrypted(*ca_key)) {
+      ca_pass = read_secret(o.ca_key_pass, Prompt::k_existing);
+    }
+  } else if (o.ca_key_pass.argv_value || o.ca_key_pass.file) {
+    throw_usage("--ca-key-pass is only used with --issue-ak-cert");
   }
   attest::Doc record = attest::accept_response(
     state, response, ca_key ? std::optional<std::span<const uint8_t>>(*ca_key) : std::nullopt,
-    ca_cert ? std::optional<std::span<const uint8_t>>(*ca_cert) : std::nullopt);
-  if (ca_key) {
-    OPENSSL_cleanse(ca_key->data(), ca_key->size());
-  }
+    ca_cert ? std::optional<std::span<const uint8_t>>(*ca_cert) : std::nullopt, ca_pass);
   print(record);
   // A challenge answers once: its secret goes with the state file.
   std::error_code ec;
@@ -187,9 +236,10 @@ run_key(const AttestOptions& o, const GlobalOptions& g)
   SecureBytes key = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth =
     enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
+  SecureBytes eh_auth = endorsement_auth(ctx.get(), o.endorsement_auth);
   print(attest::attest_key(
     pc, tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv), objauth, line, nonce,
-    ak_cert ? std::optional<std::span<const uint8_t>>(*ak_cert) : std::nullopt));
+    ak_cert ? std::optional<std::span<const uint8_t>>(*ak_cert) : std::nullopt, eh_auth));
 }
 
 void
@@ -230,6 +280,14 @@ input_arg(CLI::App* sub, AttestOptions& o, const char* what)
   return sub;
 }
 
+void
+add_endorsement_auth(CLI::App* sub, AttestOptions& o)
+{
+  add_secret_option(sub, o.endorsement_auth,
+                    "endorsement hierarchy auth, when one is set (prompted on a terminal; "
+                    "default empty)");
+}
+
 } // namespace
 
 void
@@ -248,7 +306,13 @@ add_attest(CLI::App& app, const GlobalOptions& g)
   auto o = std::make_shared<AttestOptions>();
   CLI::App* sub = top->add_subcommand("enroll", "Device: print the EK certificate, EK and AK "
                                                 "(enroll.json)");
-  sub->callback([&g]() { run_enroll(g); });
+  sub
+    ->add_option("--ek-index", o->ek_index,
+                 "use the EK certificate at this NV index (default: the first of 0x01c00002, "
+                 "0x01c0000a, 0x01c00012..0x01c0001e whose EK matches)")
+    ->type_name("HEX");
+  add_endorsement_auth(sub, *o);
+  sub->callback([o, &g]() { run_enroll(*o, g); });
 
   sub = top->add_subcommand("challenge", "Verifier: check enroll.json and print a credential "
                                          "challenge for its AK");
@@ -264,6 +328,7 @@ add_attest(CLI::App& app, const GlobalOptions& g)
   sub = top->add_subcommand("activate", "Device: answer challenge.json with "
                                         "TPM2_ActivateCredential (response.json)");
   input_arg(sub, *o, "challenge.json from the verifier");
+  add_endorsement_auth(sub, *o);
   sub->callback([o, &g]() { run_activate(*o, g); });
 
   sub = top->add_subcommand("accept", "Verifier: check response.json and print the device "
@@ -278,6 +343,8 @@ add_attest(CLI::App& app, const GlobalOptions& g)
     ->type_name("CA.key");
   sub->add_option("--ca-cert", o->ca_cert, "the certificate of the --issue-ak-cert key (PEM)")
     ->type_name("CA.pem");
+  add_secret_option(sub, o->ca_key_pass,
+                    "passphrase of an encrypted --issue-ak-cert key (prompted on a terminal)");
   sub->callback([o]() { run_accept(*o); });
 
   sub = top->add_subcommand("key", "Device: certify a token's key with the AK (key.json)");
@@ -289,6 +356,7 @@ add_attest(CLI::App& app, const GlobalOptions& g)
                  "device record with an AK certificate: add a WebAuthn \"tpm\" statement")
     ->type_name("RECORD");
   add_token_auth_options(sub, o->auth);
+  add_endorsement_auth(sub, *o);
   sub->callback([o, &g]() { run_key(*o, g); });
 
   sub = top->add_subcommand("verify", "Verifier: check key.json; print the OpenSSH key and a "

@@ -23,9 +23,12 @@ namespace {
 constexpr size_t k_max_secret = 1024;
 
 // Names of every option whose value is a secret (scrubbed from argv after parsing).
+// clang-format off
 const char* const k_secret_flags[] = {
   "--userpin", "--sopin", "--primary-auth", "--hierarchy-auth", "--owner-auth",
-  "--old",     "--new",   "--auth",         "--passin",         "--lockout-auth"};
+  "--old",     "--new",   "--auth",         "--passin",         "--lockout-auth",
+  "--endorsement-auth", "--ca-key-pass"};
+// clang-format on
 
 SecureBytes
 read_all(int fd, const std::string& where)

@@ -382,14 +382,14 @@ class Swtpm:
     client that keeps its connection open blocks all others.
     """
 
-    def __init__(self, attempts=10, ek_certs=False):
+    def __init__(self, attempts=10, ek_certs=False, ek_rsa_keysize=None):
         self.state_dir = _new_tmpdir("ptool-swtpm-")
         self.port = None
         self._daemon = None
         errors = []
         try:
             if ek_certs:
-                self._provision_ek_certs()
+                self._provision_ek_certs(ek_rsa_keysize)
             for _ in range(attempts):
                 port = _candidate_port()
                 daemon = self._spawn(port)
@@ -407,10 +407,11 @@ class Swtpm:
             shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
 
-    def _provision_ek_certs(self):
+    def _provision_ek_certs(self, rsa_keysize=None):
         """EK and platform certificates in NV, issued by a private swtpm_localca whose
         root is `self.ek_ca_root` and intermediate `self.ek_ca_issuer` (swtpm_setup
-        writes RSA 2048 at 0x01c00002 and ECC P-384 at 0x01c00016)."""
+        writes RSA 2048 at 0x01c00002 and ECC P-384 at 0x01c00016; with rsa_keysize=3072
+        RSA 3072 at 0x01c0001c instead of RSA 2048: only high-range certificates)."""
         ca = self.state_dir / "localca"
         ca.mkdir()
         (ca / "swtpm-localca.conf").write_text(
@@ -426,7 +427,8 @@ class Swtpm:
             "active_pcr_banks = sha256\n")
         subprocess.run(["swtpm_setup", "--tpm2", "--tpmstate", str(self.state_dir),
                         "--create-ek-cert", "--create-platform-cert",
-                        "--config", str(ca / "swtpm_setup.conf"), "--overwrite"],
+                        "--config", str(ca / "swtpm_setup.conf"), "--overwrite",
+                        *(["--rsa-keysize", str(rsa_keysize)] if rsa_keysize else [])],
                        check=True, capture_output=True, timeout=120)
         self.ek_ca_root = ca / "swtpm-localca-rootca-cert.pem"
         self.ek_ca_issuer = ca / "issuercert.pem"

@@ -2,6 +2,8 @@
 #include "core/attest/ak_cert.hpp"
 
 #include <openssl/bn.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -19,6 +21,7 @@ namespace {
 using X509Ptr = CHandle<X509, X509_free>;
 using X509Ext = CHandle<X509_EXTENSION, X509_EXTENSION_free>;
 using EcdsaSig = CHandle<ECDSA_SIG, ECDSA_SIG_free>;
+using DecoderCtx = CHandle<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>;
 
 [[noreturn]] void
 cert_failed(const char* what)
@@ -38,15 +41,47 @@ add_ext(X509* cert, X509V3_CTX* ctx, int nid, const char* value)
 
 } // namespace
 
+bool
+pem_key_is_encrypted(std::span<const uint8_t> pem)
+{
+  std::string_view text(reinterpret_cast<const char*>(pem.data()), pem.size());
+  return text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos
+         || text.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
+
 Bytes
 issue_ak_certificate(const TPMT_PUBLIC& ak, X509* ek_cert, std::span<const uint8_t> ca_key_pem,
-                     std::span<const uint8_t> ca_cert_pem)
+                     std::span<const uint8_t> ca_cert_pem,
+                     const std::optional<SecureBytes>& ca_key_pass)
 {
-  Bio kb(BIO_new_mem_buf(ca_key_pem.data(), static_cast<int>(ca_key_pem.size())));
-  // No passphrase callback: an encrypted CA key fails here instead of prompting.
-  EvpPkey ca_key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, const_cast<char*>("")));
-  if (!ca_key) {
-    throw Error(ExitCode::k_usage, "--issue-ak-cert is not an unencrypted PEM private key");
+  const bool encrypted = pem_key_is_encrypted(ca_key_pem);
+  if (encrypted && !ca_key_pass) {
+    throw Error(ExitCode::k_auth, "the --issue-ak-cert key is encrypted",
+                "give its passphrase with --ca-key-pass-file FILE or $TPM2_PTOOL_CA_KEY_PASS");
+  }
+  EVP_PKEY* raw = nullptr;
+  DecoderCtx dctx(OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, nullptr,
+                                                OSSL_KEYMGMT_SELECT_PRIVATE_KEY, nullptr, nullptr));
+  if (!dctx) {
+    cert_failed("no PEM key decoder");
+  }
+  // Always a passphrase (empty for a plain key), so OpenSSL never prompts by itself.
+  static const uint8_t k_empty[1] = {0};
+  const bool have_pass = ca_key_pass && !ca_key_pass->empty();
+  OSSL_DECODER_CTX_set_passphrase(dctx.get(), have_pass ? ca_key_pass->data() : k_empty,
+                                  have_pass ? ca_key_pass->size() : 0);
+  const unsigned char* data = ca_key_pem.data();
+  size_t key_len = ca_key_pem.size();
+  const int ok = OSSL_DECODER_from_data(dctx.get(), &data, &key_len);
+  EvpPkey ca_key(raw);
+  ERR_clear_error();
+  if (ok != 1 || !ca_key) {
+    if (encrypted) {
+      throw Error(ExitCode::k_auth, "cannot decrypt the --issue-ak-cert key: wrong passphrase",
+                  "give the CA key's passphrase with --ca-key-pass-file FILE or "
+                  "$TPM2_PTOOL_CA_KEY_PASS");
+    }
+    throw Error(ExitCode::k_usage, "--issue-ak-cert is not a PEM private key");
   }
   Bio cb(BIO_new_mem_buf(ca_cert_pem.data(), static_cast<int>(ca_cert_pem.size())));
   X509Ptr ca(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -15,22 +16,39 @@
 // TPM; nothing is stored.
 namespace ptool::attest {
 
+// The endorsement hierarchy's auth for the EK and AK primaries and the EK's PolicySecret.
+// Empty (the default): password sessions. Otherwise the auth only ever travels as the HMAC
+// of a session salted with a NULL-hierarchy key. A wrong auth is Error(k_auth).
+class EndorsementAuth
+{
+public:
+  EndorsementAuth(ESYS_CONTEXT* ctx, std::span<const uint8_t> auth);
+  ESYS_TR session();
+
+private:
+  ESYS_CONTEXT* m_ctx;
+  std::optional<tpm::Session> m_session;
+};
+
+// True when the TPM reports an endorsement hierarchy auth (TPMA_PERMANENT endorsementAuthSet).
+bool endorsement_auth_set(ESYS_CONTEXT* ctx);
+
 // An EK certificate read from the TPM's NV at a TCG EK Credential Profile index.
 struct EkCertificate
 {
   uint32_t nv_index = 0;
-  std::string template_name; // "L-1" (RSA 2048) or "L-2" (ECC P-256)
+  std::string template_name; // "L-1", "L-2", "H-1".."H-7"
   Bytes der;
 };
 
-// The first EK certificate found, trying the low range RSA 2048 (0x01c00002, template L-1)
-// then ECC P-256 (0x01c0000a, L-2). Error(k_not_found) when there is none;
-// Error(k_unsupported) when only high-range certificates (0x01c00012…) exist.
-EkCertificate read_ek_certificate(ESYS_CONTEXT* ctx);
-
-// The TCG EK Credential Profile default template `name` (L-1 or L-2): restricted decrypt,
-// adminWithPolicy with PolicySecret(TPM_RH_ENDORSEMENT), AES-128-CFB, SHA-256.
+// The TCG EK Credential Profile default template `name`: L-1 (RSA 2048) and L-2 (ECC P-256)
+// with PolicyA = PolicySecret(TPM_RH_ENDORSEMENT); H-1 (RSA 2048), H-2 (P-256), H-3 (P-384),
+// H-4 (P-521), H-6 (RSA 3072), H-7 (RSA 4096) with userWithAuth, empty unique and PolicyB =
+// PolicyOR(PolicyA, PolicyC) in the template's name algorithm. Error(k_unsupported) for H-5
+// (SM2) and unknown names.
 TPMT_PUBLIC ek_template(const std::string& name);
+// The template name for an EK certificate NV index (0x01c00002 -> "L-1"), or empty.
+std::string ek_template_for_index(uint32_t nv_index);
 
 // The attestation key template: ECC P-256 restricted signing key, ECDSA with SHA-256,
 // fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | restricted | sign, empty
@@ -38,20 +56,36 @@ TPMT_PUBLIC ek_template(const std::string& name);
 // key on every run until the endorsement seed changes (TPM2_Clear does not change it).
 TPMT_PUBLIC ak_template();
 
-// A primary in the endorsement hierarchy (empty endorsement auth), flushed on destruction.
+// A primary in the endorsement hierarchy, flushed on destruction.
 struct HierarchyKey
 {
   tpm::TpmObject obj;
   TPMT_PUBLIC pub{};
 };
-HierarchyKey create_ek(ESYS_CONTEXT* ctx, const std::string& template_name);
-HierarchyKey create_ak(ESYS_CONTEXT* ctx);
+HierarchyKey create_ek(ESYS_CONTEXT* ctx, EndorsementAuth& auth, const std::string& template_name);
+HierarchyKey create_ak(ESYS_CONTEXT* ctx, EndorsementAuth& auth);
+
+// The EK certificate enrollment uses and the EK it certifies: the first profile index (in
+// the order L-1, L-2, H-1..H-7; only `only_index` when given) that holds a certificate whose
+// key is the key of the EK re-created from that index's default template. Error(k_not_found)
+// when there is no certificate; Error(k_unsupported) naming the index and template when the
+// only certificates are for templates this cannot re-create (H-5, or a non-default template
+// the TPM keeps in NV); Error(k_general) when no certificate is for its template's EK.
+struct EnrolledEk
+{
+  EkCertificate cert;
+  HierarchyKey ek;
+};
+EnrolledEk find_ek(ESYS_CONTEXT* ctx, EndorsementAuth& auth, std::optional<uint32_t> only_index);
 
 // TPM2_ActivateCredential of (id_object, encrypted_secret) — marshalled TPM2B_ID_OBJECT and
-// TPM2B_ENCRYPTED_SECRET — for `ak` under `ek`, with the EK's PolicySecret(endorsement)
-// session (salted with the EK, response encrypted). Error(k_auth) with a clear message when
-// the TPM refuses the credential: it was not made for this TPM's EK and AK.
-SecureBytes activate_credential(ESYS_CONTEXT* ctx, const HierarchyKey& ek, const HierarchyKey& ak,
+// TPM2B_ENCRYPTED_SECRET — for `ak` under `ek`, with the EK's policy session in the
+// template's name algorithm (salted with the EK, response encrypted): PolicySecret(endorsement)
+// for the low-range templates, then PolicyOR(PolicyA, PolicyC) for the high-range ones.
+// Error(k_auth) with a clear message when the TPM refuses the credential: it was not made for this
+// TPM's EK and AK.
+SecureBytes activate_credential(ESYS_CONTEXT* ctx, EndorsementAuth& auth, const HierarchyKey& ek,
+                                const std::string& ek_template_name, const HierarchyKey& ak,
                                 std::span<const uint8_t> id_object,
                                 std::span<const uint8_t> encrypted_secret);
 

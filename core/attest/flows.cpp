@@ -18,8 +18,6 @@ namespace ptool::attest {
 
 namespace {
 
-using X509Ptr = CHandle<X509, X509_free>;
-
 std::string
 hex32(uint32_t v)
 {
@@ -31,42 +29,31 @@ hex32(uint32_t v)
 } // namespace
 
 Doc
-enroll(ESYS_CONTEXT* ctx)
+enroll(ESYS_CONTEXT* ctx, std::span<const uint8_t> endorsement_auth,
+       std::optional<uint32_t> ek_index)
 {
-  EkCertificate cert = read_ek_certificate(ctx);
-  const unsigned char* p = cert.der.data();
-  X509Ptr x509(d2i_X509(nullptr, &p, static_cast<long>(cert.der.size())));
-  if (!x509) {
-    throw Error(ExitCode::k_general,
-                "the EK certificate at " + hex32(cert.nv_index) + " is not DER X.509");
-  }
-  HierarchyKey ek = create_ek(ctx, cert.template_name);
-  EvpPkey ek_key = public_key(ek.pub);
-  if (EVP_PKEY_eq(X509_get0_pubkey(x509.get()), ek_key.get()) != 1) {
-    throw Error(ExitCode::k_general,
-                "the EK certificate at " + hex32(cert.nv_index)
-                  + " is not for the EK of TCG template " + cert.template_name,
-                "the TPM's EK certificate and seed disagree; ask the TPM vendor");
-  }
-  HierarchyKey ak = create_ak(ctx);
+  EndorsementAuth auth(ctx, endorsement_auth);
+  EnrolledEk found = find_ek(ctx, auth, ek_index);
+  HierarchyKey ak = create_ak(ctx, auth);
   Doc doc(k_type_enroll);
-  doc.set("ek_nv_index", hex32(cert.nv_index));
-  doc.set("ek_template", cert.template_name);
-  doc.set_b64("ek_certificate", cert.der);
-  doc.set_b64("ek_public", marshal_tpmt_public(ek.pub));
+  doc.set("ek_nv_index", hex32(found.cert.nv_index));
+  doc.set("ek_template", found.cert.template_name);
+  doc.set_b64("ek_certificate", found.cert.der);
+  doc.set_b64("ek_public", marshal_tpmt_public(found.ek.pub));
   doc.set_b64("ak_public", marshal_tpmt_public(ak.pub));
   return doc;
 }
 
 Doc
-activate(ESYS_CONTEXT* ctx, const Doc& challenge)
+activate(ESYS_CONTEXT* ctx, const Doc& challenge, std::span<const uint8_t> endorsement_auth)
 {
   const std::string& tmpl = challenge.get("ek_template");
   Bytes blob = challenge.get_b64("credential_blob");
   Bytes secret = challenge.get_b64("encrypted_secret");
-  HierarchyKey ek = create_ek(ctx, tmpl);
-  HierarchyKey ak = create_ak(ctx);
-  SecureBytes credential = activate_credential(ctx, ek, ak, blob, secret);
+  EndorsementAuth auth(ctx, endorsement_auth);
+  HierarchyKey ek = create_ek(ctx, auth, tmpl);
+  HierarchyKey ak = create_ak(ctx, auth);
+  SecureBytes credential = activate_credential(ctx, auth, ek, tmpl, ak, blob, secret);
   Doc doc(k_type_response);
   doc.set("challenge_id", challenge.get("challenge_id"));
   doc.set_b64("proof", activation_proof(credential, tpm_name(ak.pub)));
@@ -76,7 +63,8 @@ activate(ESYS_CONTEXT* ctx, const Doc& challenge)
 Doc
 attest_key(tpm::PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv,
            std::span<const uint8_t> objauth, const std::string& ssh_public_key,
-           std::span<const uint8_t> nonce, std::optional<std::span<const uint8_t>> ak_cert_der)
+           std::span<const uint8_t> nonce, std::optional<std::span<const uint8_t>> ak_cert_der,
+           std::span<const uint8_t> endorsement_auth)
 {
   Bytes blob = openssh_blob(pub.publicArea);
   std::string line =
@@ -88,7 +76,8 @@ attest_key(tpm::PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE
                 "the store is damaged; check it with 'tpm2-ptool verify'");
   }
   ESYS_CONTEXT* ctx = pc.ctx();
-  HierarchyKey ak = create_ak(ctx);
+  EndorsementAuth auth(ctx, endorsement_auth);
+  HierarchyKey ak = create_ak(ctx, auth);
   tpm::TpmObject key = pc.load(pub, priv);
   tpm::set_auth(ctx, key.get(), objauth);
   Certification c = certify(ctx, key.get(), pc.session(), ak, key_qualifying_data(nonce, blob));

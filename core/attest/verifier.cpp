@@ -145,15 +145,18 @@ Challenge
 make_challenge(const Doc& enroll, std::span<const uint8_t> roots_pem)
 {
   const std::string& tmpl_name = enroll.get("ek_template");
-  if (tmpl_name != "L-1" && tmpl_name != "L-2") {
-    fail("unknown EK template \"" + tmpl_name + "\"");
+  TPMT_PUBLIC tmpl{};
+  try {
+    tmpl = ek_template(tmpl_name);
+  } catch (const Error& e) {
+    fail(std::string("ek_template: ") + e.what());
   }
   Bytes cert_der = enroll.get_b64("ek_certificate");
   X509Ptr cert = parse_der(cert_der, "ek_certificate");
   check_chain(cert.get(), roots_pem);
 
   TPMT_PUBLIC ek = unmarshal_tpmt_public(enroll.get_b64("ek_public"), "ek_public");
-  if (!is_template(ek, ek_template(tmpl_name))) {
+  if (!is_template(ek, tmpl)) {
     fail("ek_public is not the TCG EK template " + tmpl_name);
   }
   EvpPkey ek_key = public_key(ek);
@@ -187,7 +190,8 @@ make_challenge(const Doc& enroll, std::span<const uint8_t> roots_pem)
 Doc
 accept_response(const Doc& state, const Doc& response,
                 std::optional<std::span<const uint8_t>> ca_key_pem,
-                std::optional<std::span<const uint8_t>> ca_cert_pem)
+                std::optional<std::span<const uint8_t>> ca_cert_pem,
+                const std::optional<SecureBytes>& ca_key_pass)
 {
   if (response.get("challenge_id") != state.get("challenge_id")) {
     fail("the response answers another challenge (challenge_id differs)",
@@ -214,7 +218,7 @@ accept_response(const Doc& state, const Doc& response,
   record.set("ak_name", to_hex(ak_name));
   if (ca_key_pem && ca_cert_pem) {
     record.set_b64("ak_certificate",
-                   issue_ak_certificate(ak, cert.get(), *ca_key_pem, *ca_cert_pem));
+                   issue_ak_certificate(ak, cert.get(), *ca_key_pem, *ca_cert_pem, ca_key_pass));
   }
   return record;
 }

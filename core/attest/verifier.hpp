@@ -40,7 +40,8 @@ Challenge make_challenge(const Doc& enroll, std::span<const uint8_t> roots_pem);
 // certificate profile) into the record's "ak_certificate".
 Doc accept_response(const Doc& state, const Doc& response,
                     std::optional<std::span<const uint8_t>> ca_key_pem,
-                    std::optional<std::span<const uint8_t>> ca_cert_pem);
+                    std::optional<std::span<const uint8_t>> ca_cert_pem,
+                    const std::optional<SecureBytes>& ca_key_pass = std::nullopt);
 
 // attest verify: all checks of a key attestation against a device record and the nonce the
 // verifier handed out. Returns the key's OpenSSH public key ("type base64").

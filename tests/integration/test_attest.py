@@ -461,3 +461,144 @@ def test_linked_pem_with_changed_auth(device, work):
                "--userpin", USER_PIN, "--auth-file", pw], env)
     doc = _attest_key(device, "linked")
     assert _verify(device, doc).stdout.splitlines()[0] == _ssh_pubkey(device, "gen")
+
+
+# ---- high-range EK certificates, endorsement auth, encrypted CA key -----------------------
+
+def _flow(env, roots, work, name, enroll_extra=(), activate_env=None, accept_extra=()):
+    """enroll -> challenge -> activate -> accept; returns (enroll doc, device record path)."""
+    enroll = _write(work / f"{name}-enroll.json",
+                    _json(_ptool(["attest", "enroll", *enroll_extra], env)))
+    state = work / f"{name}.state"
+    chal = _write(work / f"{name}-challenge.json", _json(_ptool(
+        ["attest", "challenge", "--ek-ca", roots, "--state", state, "--force", enroll], env)))
+    resp = _write(work / f"{name}-response.json",
+                  _json(_ptool(["attest", "activate", chal], activate_env or env)))
+    record = _write(work / f"{name}-device.json",
+                    _json(_ptool(["attest", "accept", "--state", state, *accept_extra, resp],
+                                 env)))
+    return json.loads(enroll.read_text()), record
+
+
+def test_high_range_p384_ek(device, work):
+    """swtpm_setup's ECC P-384 certificate at 0x01c00016 (template H-3: SHA-384, AES-256,
+    PolicyOR(PolicySecret, PolicyAuthorizeNV)); the key verified against that record."""
+    enroll, record = _flow(device["env"], device["roots"], work, "p384",
+                           enroll_extra=["--ek-index", "0x01c00016"])
+    assert enroll["ek_nv_index"] == "0x01c00016" and enroll["ek_template"] == "H-3"
+    area = base64.b64decode(enroll["ek_public"])
+    assert struct.unpack(">HH", area[:4]) == (0x0023, 0x000C)  # ECC, nameAlg SHA-384
+    dev = dict(device, record=record)
+    doc = _attest_key(dev, "gen")
+    assert _verify(dev, doc).stdout.splitlines()[0] == _ssh_pubkey(device, "gen")
+    assert_no_tpm_leaks(device["tpm"].tcti)
+
+
+def test_ek_index_errors(device):
+    env = device["env"]
+    _fails(_ptool(["attest", "enroll", "--ek-index", "0x01c00012"], env, check=False), 6,
+           "no EK certificate at 0x01c00012")
+    _fails(_ptool(["attest", "enroll", "--ek-index", "0x01c00013"], env, check=False), 2,
+           "is not an EK certificate index")
+
+
+@pytest.fixture(scope="module")
+def hightpm(work):
+    """swtpm with only high-range EK certificates: RSA 3072 (H-6) and ECC P-384 (H-3)."""
+    tpm = Swtpm(ek_certs=True, ek_rsa_keysize=3072)
+    env = ptool_env(tpm, work / "store-high")
+    roots = work / "highroots.pem"
+    roots.write_text(tpm.ek_ca_root.read_text() + tpm.ek_ca_issuer.read_text())
+    yield {"tpm": tpm, "env": env, "roots": roots}
+    tpm.stop()
+
+
+def test_only_high_range_certificates(hightpm, work):
+    env = hightpm["env"]
+    enroll, _ = _flow(env, hightpm["roots"], work, "hi-default")
+    assert enroll["ek_nv_index"] == "0x01c00016" and enroll["ek_template"] == "H-3"
+    enroll, record = _flow(env, hightpm["roots"], work, "hi-rsa3072",
+                           enroll_extra=["--ek-index", "0x01c0001c"])
+    assert enroll["ek_template"] == "H-6"
+    import jsonschema
+    from ptool_fixtures import REPO_ROOT
+    for name in ("enroll", "challenge"):
+        schema = json.loads((REPO_ROOT / "docs" / "schemas" /
+                             f"attest-{name}.schema.json").read_text())
+        jsonschema.validate(json.loads((work / f"hi-rsa3072-{name}.json").read_text()), schema,
+                            cls=jsonschema.Draft202012Validator)
+    area = base64.b64decode(enroll["ek_public"])
+    assert struct.unpack(">HH", area[:4]) == (0x0001, 0x000C)  # RSA, nameAlg SHA-384
+    assert json.loads(record.read_text())["ek_issuer"] == "CN=swtpm-localca"
+    assert_no_tpm_leaks(hightpm["tpm"].tcti)
+
+
+def test_endorsement_auth(hightpm, work):
+    """With an endorsement hierarchy auth set: taken from a file or the environment, a wrong
+    one is exit 3, none (no terminal) a usage error naming the options."""
+    env = hightpm["env"]
+    authfile = work / "eh-auth"
+    authfile.write_text("eh-secret\n")
+    authfile.chmod(0o600)
+    wrong = work / "eh-wrong"
+    wrong.write_text("nope\n")
+    wrong.chmod(0o600)
+    run(["tpm2_changeauth", "-c", "e", "eh-secret"], env=env)
+    try:
+        proc = _ptool(["attest", "enroll"], env, check=False)
+        _fails(proc, 2, "--endorsement-auth-file")
+        proc = _ptool(["attest", "enroll", "--endorsement-auth-file", wrong], env, check=False)
+        _fails(proc, 3, "TPM2_CreatePrimary(EK)")
+        assert "--endorsement-auth-file" in proc.stderr
+        env_auth = dict(env, TPM2_PTOOL_ENDORSEMENT_AUTH="eh-secret")
+        enroll, record = _flow(env, hightpm["roots"], work, "eh",
+                               enroll_extra=["--endorsement-auth-file", authfile],
+                               activate_env=env_auth)
+        assert enroll["ek_template"] == "H-3"
+        # The AK is the same key whatever the hierarchy's auth.
+        before = json.loads((work / "hi-default-enroll.json").read_text())
+        assert enroll["ak_public"] == before["ak_public"]
+        chal = work / "eh-challenge.json"
+        proc = _ptool(["attest", "activate", "--endorsement-auth-file", wrong, chal], env,
+                      check=False)
+        _fails(proc, 3, "endorsement")
+    finally:
+        run(["tpm2_changeauth", "-c", "e", "-p", "eh-secret"], env=env)
+    assert_no_tpm_leaks(hightpm["tpm"].tcti)
+
+
+def test_encrypted_ca_key(device, work):
+    """accept --issue-ak-cert with an encrypted CA key: passphrase from a file or the
+    environment; a wrong one is exit 3 and leaves the state file for another try."""
+    env = device["env"]
+    plain = work / "ca.key"
+    pkcs8, legacy = work / "ca-enc.key", work / "ca-legacy.key"
+    run(["openssl", "pkey", "-in", plain, "-aes256", "-passout", "pass:ca pass", "-out", pkcs8])
+    run(["openssl", "pkey", "-in", plain, "-traditional", "-aes256", "-passout", "pass:ca pass",
+         "-out", legacy])
+    assert "ENCRYPTED PRIVATE KEY" in pkcs8.read_text()
+    assert "Proc-Type: 4,ENCRYPTED" in legacy.read_text()
+    wrong = work / "ca-wrong"
+    wrong.write_text("not it\n")
+    wrong.chmod(0o600)
+    enroll = device["enroll"]
+    state = work / "enc.state"
+    chal = _write(work / "enc-challenge.json", _json(_ptool(
+        ["attest", "challenge", "--ek-ca", device["roots"], "--state", state, enroll], env)))
+    resp = _write(work / "enc-response.json", _json(_ptool(["attest", "activate", chal], env)))
+    base = ["attest", "accept", "--state", state, "--ca-cert", device["ca_cert"]]
+    for key in (pkcs8, legacy):
+        proc = _ptool([*base, "--issue-ak-cert", key, resp], env, check=False)
+        _fails(proc, 2, "--ca-key-pass-file")
+        proc = _ptool([*base, "--issue-ak-cert", key, "--ca-key-pass-file", wrong, resp], env,
+                      check=False)
+        _fails(proc, 3, "cannot decrypt the --issue-ak-cert key: wrong passphrase")
+        assert state.exists()
+    record = _json(_ptool([*base, "--issue-ak-cert", legacy, resp],
+                          dict(env, TPM2_PTOOL_CA_KEY_PASS="ca pass")))
+    assert not state.exists()
+    (work / "enc-ak.der").write_bytes(base64.b64decode(record["ak_certificate"]))
+    run(["openssl", "x509", "-inform", "der", "-in", work / "enc-ak.der", "-out",
+         work / "enc-ak.pem"])
+    run(["openssl", "verify", "-partial_chain", "-CAfile", device["ca_cert"],
+         work / "enc-ak.pem"])
