@@ -48,7 +48,7 @@ private:
   std::optional<Session> m_session;
 };
 
-// The token's 32-byte AES wrapping key from its seal object and PIN (store-format §3.2).
+// The token's 32-byte AES wrapping key from its seal object and PIN (docs/store-format.md §3.2).
 SecureBytes unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal,
                                 std::span<const uint8_t> pin);
 // The 32-byte key from the 64 hex characters that are sealed (for a token being created).
