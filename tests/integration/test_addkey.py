@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import (assert_no_tpm_leaks, base_env, ptool_env, reset_lockout, run_ptool,
                             store_query)
 
@@ -22,7 +23,7 @@ def token(swtpm_module, tmp_path_factory):
     store = tmp_path_factory.mktemp("addkey") / "store"
     env = ptool_env(swtpm_module, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"], env)
+    add_token(env)
     return env, store, swtpm_module
 
 
