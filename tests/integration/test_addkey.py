@@ -95,8 +95,13 @@ def test_id_and_always_authenticate(token):
 
 
 def test_sopin_works_too(token):
-    env, _, _ = token
-    run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256", "--sopin", "so"], env)
+    env, store, _ = token
+    start = _max_id(store)
+    out = yaml.safe_load(run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256",
+                                    "--sopin", "so"], env).stdout)
+    objs = _attrs(store, start)
+    assert len(objs) == 2  # the key was added: private and public object
+    assert bytes.fromhex(objs[0][1][ID]).hex() == out["private"]["CKA_ID"]
 
 
 def test_wrong_pin_is_auth_error_and_store_unchanged(token):
