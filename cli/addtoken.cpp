@@ -82,7 +82,7 @@ run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
   std::optional<bool> known = known_pss_sigs_good(st, primary.id);
   bool pss_good = known ? *known : tpm::pss_sigs_good(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  // The wrapping key is sealed as its hex text, as upstream does (store-format §3.2).
+  // The wrapping key is sealed as its hex text, as upstream does (docs/store-format.md §3.2).
   SecureBytes wrapping_key_hex = crypto::random_hex(32);
   std::string user_salt(crypto::random_hex(32).view());
   std::string so_salt(crypto::random_hex(32).view());

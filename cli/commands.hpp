@@ -34,7 +34,7 @@ void add_addcert(CLI::App& app, const GlobalOptions& g);
 void add_objmod(CLI::App& app, const GlobalOptions& g);
 void add_objdel(CLI::App& app, const GlobalOptions& g);
 void add_rmkey(CLI::App& app, const GlobalOptions& g);
-// UX helpers (issue 6): shell completion and its hidden live-value query.
+// UX helpers: shell completion and its hidden live-value query.
 void add_completion(CLI::App& app, const GlobalOptions& g);
 void add_doctor(CLI::App& app, const GlobalOptions& g);
 void add_ssh_config(CLI::App& app, const GlobalOptions& g);

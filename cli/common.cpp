@@ -15,6 +15,7 @@
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
 #include "core/keys/openssh.hpp"
+#include "format/utf8.hpp"
 
 namespace ptool::cli {
 
@@ -408,29 +409,9 @@ argv_secret(const std::string& value)
 void
 require_utf8(std::string_view text, const std::string& what)
 {
-  size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    bool ok = len != 0 && i + len <= text.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (size_t k = 1; ok && k < len; ++k) {
-      auto cc = static_cast<unsigned char>(text[i + k]);
-      ok = (cc & 0xc0) == 0x80;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8 either.
-    static constexpr uint32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= k_min[len] && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff);
-    if (!ok) {
-      throw_usage(what + " is not valid UTF-8 (byte " + std::to_string(i + 1) + ")",
-                  "PKCS#11 labels are UTF-8 text");
-    }
-    i += len;
+  if (auto bad = format::first_invalid_utf8(text)) {
+    throw_usage(what + " is not valid UTF-8 (byte " + std::to_string(*bad + 1) + ")",
+                "PKCS#11 labels are UTF-8 text");
   }
 }
 
@@ -496,19 +477,6 @@ confirm_delete(bool yes, const std::string& question)
   }
   std::cerr << "tpm2-ptool: nothing changed\n";
   return false;
-}
-
-std::string
-yaml_quote(const std::string& s)
-{
-  std::string out = "'";
-  for (char c : s) {
-    out += c;
-    if (c == '\'') {
-      out += '\'';
-    }
-  }
-  return out + "'";
 }
 
 } // namespace ptool::cli

@@ -83,7 +83,4 @@ bool confirm(const std::string& question);
 // upstream), true; on a terminal, asks `question`. On "no", prints that nothing changed.
 bool confirm_delete(bool yes, const std::string& question);
 
-// Quotes a string for YAML output the way PyYAML's safe_dump would for our values.
-std::string yaml_quote(const std::string& s);
-
 } // namespace ptool::cli

@@ -40,7 +40,7 @@ run_initpin(const InitPinOptions& o, const GlobalOptions& g)
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   SecureBytes key = tpm::unseal_wrapping_key(pc, seal->so, sopin);
-  // What is sealed is the key's hex text (store-format §3.2).
+  // What is sealed is the key's hex text (docs/store-format.md §3.2).
   std::string hex = to_hex(key);
   SecureBytes key_text = SecureBytes::from(hex);
   OPENSSL_cleanse(hex.data(), hex.size());

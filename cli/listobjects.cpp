@@ -5,13 +5,13 @@
 #include <iostream>
 #include <memory>
 
-#include "cli/ck_names.hpp"
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "cli/token_args.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "format/ck_names.hpp"
 
 namespace ptool::cli {
 
@@ -27,13 +27,13 @@ describe(const Object& o, bool json)
                  YamlNode::string(label ? to_string(*label) : std::string()));
   auto cls = keys::attr_int(o.attrs, ck::k_class);
   d.emplace_back(YamlNode::string("CKA_CLASS"),
-                 cls ? YamlNode::string(cko_name(*cls)) : YamlNode::null());
+                 cls ? YamlNode::string(format::cko_name(*cls)) : YamlNode::null());
   if (const Bytes* id = keys::attr_bytes(o.attrs, ck::k_id)) {
     YamlNode hex = YamlNode::string(to_hex(*id));
     d.emplace_back(YamlNode::string("CKA_ID"), json ? hex : YamlNode::seq({hex}));
   }
   if (auto type = keys::attr_int(o.attrs, ck::k_key_type)) {
-    d.emplace_back(YamlNode::string("CKA_KEY_TYPE"), YamlNode::string(ckk_name(*type)));
+    d.emplace_back(YamlNode::string("CKA_KEY_TYPE"), YamlNode::string(format::ckk_name(*type)));
   }
   return YamlNode::map(std::move(d));
 }

@@ -5,12 +5,13 @@
 #include <memory>
 #include <sstream>
 
-#include "cli/ck_names.hpp"
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/pyyaml.hpp"
 #include "core/error.hpp"
-#include "store/plain_yaml.hpp"
+#include "format/ck_names.hpp"
+#include "format/attr_file.hpp"
+#include "store/object_attrs.hpp"
 
 namespace ptool::cli {
 
@@ -55,7 +56,7 @@ to_node(const AttrValue& v, const std::string* raw = nullptr)
 uint64_t
 parse_key(const std::string& key)
 {
-  if (auto n = cka_by_name(key)) {
+  if (auto n = format::cka_by_name(key)) {
     return *n;
   }
   if (key.rfind("CKA_", 0) == 0) {
@@ -135,7 +136,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
   std::optional<AttrValue> value =
     o.value ? std::optional(parse_value(*o.value, *o.type)) : std::nullopt;
   std::optional<AttrMap> replacement =
-    o.file ? std::optional(store::parse_plain_attrs(read_file(*o.file))) : std::nullopt;
+    o.file ? std::optional(format::parse_plain_attrs(read_file(*o.file))) : std::nullopt;
 
   bool write = value || replacement;
   store::Store st =
@@ -151,7 +152,7 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
   }
   std::map<uint64_t, std::string> texts;
   if (!write && !o.output.json()) { // JSON keeps lowercase hex (docs/schemas/objmod)
-    texts = store::attr_string_texts(store::object_attrs_text(st, id).value_or(std::string()));
+    texts = format::attr_string_texts(store::object_attrs_text(st, id).value_or(std::string()));
   }
   auto raw = [&texts](uint64_t type) {
     auto it = texts.find(type);
@@ -169,9 +170,9 @@ run_objmod(const ObjModOptions& o, const GlobalOptions& g)
     auto it = obj->attrs.find(*key);
     if (it == obj->attrs.end()) {
       throw_not_found("Key not found: object " + std::to_string(id) + " has no attribute "
-                      + cka_name(*key).value_or(std::to_string(*key)));
+                      + format::cka_name(*key).value_or(std::to_string(*key)));
     }
-    auto name = cka_name(*key);
+    auto name = format::cka_name(*key);
     YamlNode k = name ? YamlNode::string(*name) : YamlNode::integer(static_cast<int64_t>(*key));
     print_document(YamlNode::map({{k, to_node(it->second, raw(*key))}}), o.output);
     return;

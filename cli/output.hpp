@@ -6,8 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/pyyaml.hpp"
+#include "format/json.hpp"
 
-// `--output yaml|json` (issue 6): a command builds its result once as a YamlNode tree and
+// `--output yaml|json`: a command builds its result once as a YamlNode tree and
 // prints it in the chosen format. YAML is the upstream-compatible default, byte for byte;
 // JSON is documented in docs/json-output.md with a schema per command in docs/schemas/.
 namespace ptool::cli {
@@ -24,11 +25,8 @@ enum class DefaultOutput { k_yaml, k_text };
 void add_output_option(CLI::App* sub, OutputFormat& format,
                        DefaultOutput default_output = DefaultOutput::k_yaml);
 
-// `root` as JSON: 2-space indented, object keys in the order the YAML dump sorts them,
-// integer map keys written as decimal strings, ends with a newline. Strings are passed
-// through as UTF-8 with only '"', '\\' and controls (< 0x20, 0x7f) escaped; invalid UTF-8
-// bytes are replaced by U+FFFD so the output is always valid JSON.
-std::string json_dump(const YamlNode& root);
+// format/json.hpp
+using format::json_dump;
 
 // Prints `doc`: YAML as pyyaml_dump(doc) + `yaml_tail` (upstream's print() adds "\n"), JSON
 // as json_dump(doc).

@@ -15,8 +15,8 @@
 // them). No SQLite, ESAPI or PKCS#11 types appear here.
 namespace ptool {
 
-// One PKCS#11 attribute value as the store keeps it (store-format §2.4): CK_ULONG, CK_BBOOL,
-// a byte array, or a list of CK_ULONG (CKA_ALLOWED_MECHANISMS, templates).
+// One PKCS#11 attribute value as the store keeps it (docs/store-format.md §2.4): CK_ULONG,
+// CK_BBOOL, a byte array, or a list of CK_ULONG (CKA_ALLOWED_MECHANISMS, templates).
 struct AttrValue
 {
   enum class Kind { k_int, k_bool, k_bytes, k_seq };

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "format/utf8.hpp"
 #include "format/yaml_resolver.hpp"
 
 namespace ptool::format {
@@ -14,53 +15,6 @@ namespace {
 
 constexpr size_t k_best_width = 80;
 constexpr size_t k_best_indent = 2;
-
-// Decodes UTF-8 as Python's str would hold it; a byte that does not start a valid sequence
-// stands for itself (upstream could not have decoded it at all).
-std::u32string
-decode_utf8(const std::string& s)
-{
-  std::u32string out;
-  for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size();
-    char32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-    for (size_t k = 1; ok && k < n; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc >> 6) == 2;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    if (!ok) {
-      out.push_back(c);
-      ++i;
-      continue;
-    }
-    out.push_back(cp);
-    i += n;
-  }
-  return out;
-}
-
-void
-append_utf8(std::string& out, char32_t c)
-{
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xc0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xe0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  }
-}
 
 bool
 in(char32_t c, std::u32string_view set)
@@ -188,7 +142,7 @@ to_scalar(const YamlNode& n)
     break;
   }
   default:
-    s.text = decode_utf8(n.str);
+    s.text = decode_utf8_lossless(n.str);
     s.implicit_plain = resolve_plain(n.str) == YamlTag::k_str;
     break;
   }

@@ -7,8 +7,8 @@
 #include <vector>
 
 // Output in the exact shape of PyYAML's `yaml.safe_dump(x, default_flow_style=False)`, which
-// upstream's tpm2_ptool prints and scripts parse or grep (store-format §6): block style, keys
-// sorted, 2-space indent, sequences in mappings not indented, line width 80, strings quoted
+// upstream's tpm2_ptool prints and scripts parse or grep (docs/store-format.md §6): block style,
+// keys sorted, 2-space indent, sequences in mappings not indented, line width 80, strings quoted
 // only where PyYAML's emitter and resolver would. A port of PyYAML 6's Emitter for the
 // documents our commands print (block mappings and sequences of scalars, empty `{}`/`[]`),
 // checked byte for byte against the real PyYAML by tests/unit/test_format_pyyaml.cpp.

@@ -7,7 +7,7 @@
 #include "core/model.hpp"
 
 // The YAML columns of the store, in the tagged dialect upstream's C parser requires
-// (store-format §2.2): every scalar carries !!int / !!bool / !!str, lists are !!seq of !!int.
+// (docs/store-format.md §2.2): scalars tagged !!int / !!bool / !!str, lists !!seq of !!int.
 namespace ptool::store {
 
 // tobjects.attrs

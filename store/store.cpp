@@ -24,7 +24,7 @@ namespace {
 
 constexpr int k_busy_timeout_ms = 60000;
 
-// Upstream's schema 8, statement for statement (store-format §2.1): the library reads
+// Upstream's schema 8, statement for statement (docs/store-format.md §2.1): the library reads
 // several tables with SELECT * and relies on this exact column order.
 constexpr const char* k_schema_sql = R"(
 CREATE TABLE tokens(

@@ -115,6 +115,13 @@ def run_ptool(args, env, input=None, check=True, timeout=DEFAULT_TIMEOUT):
     return run([PTOOL_BIN, *args], env=env, input=input, check=check, timeout=timeout)
 
 
+def add_token(env, label="tok", pid=1, runner=None):
+    """The token most tests start from: ``addtoken --pid PID --label LABEL --sopin so
+    --userpin user`` with our tool, or with ``runner=run_upstream``. Returns the process."""
+    return (runner or run_ptool)(["addtoken", "--pid", str(pid), "--label", label,
+                                  "--sopin", "so", "--userpin", "user"], env)
+
+
 def run_upstream(args, env, input=None, check=True, timeout=DEFAULT_TIMEOUT):
     """Run the upstream Python ``/usr/bin/tpm2_ptool`` with ``args``.
 

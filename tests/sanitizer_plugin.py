@@ -1,4 +1,4 @@
-"""The sanitizer passes of scripts/test (issue 5): any report fails the run.
+"""The sanitizer passes of scripts/test: any report fails the run.
 
 Off unless ``PTOOL_SANITIZER`` is ``asan`` (PTOOL_BIN/PTOOL_MODULE from a
 -DPTOOL_ENABLE_ASAN_UBSAN=ON build) or ``tsan`` (the stress test against a

@@ -17,7 +17,7 @@ SecureBytes random_hex(size_t n);
 Bytes sha256(std::span<const uint8_t> data);
 
 // Upstream's PIN -> seal-object auth: lowercase hex of the first 16 bytes of
-// SHA-256(pin || salt), where the salt is used as its ASCII text (store-format §3.1).
+// SHA-256(pin || salt), where the salt is used as its ASCII text (docs/store-format.md §3.1).
 SecureBytes hash_pass(std::span<const uint8_t> pin, std::string_view salt);
 
 // AES-256-GCM wrap of an object auth with the token's 32-byte wrapping key:

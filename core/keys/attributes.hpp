@@ -23,7 +23,7 @@ struct KeyObjectInput
   bool always_authenticate = false;
 };
 
-// The PKCS#11 attribute sets upstream tpm2_ptool 1.9.0 writes for a TPM key (store-format
+// The PKCS#11 attribute sets upstream tpm2_ptool 1.9.0 writes for a TPM key (docs/store-format.md
 // §5.3/§5.4): private (or secret) object first, then the public object for RSA/EC keys.
 // Throws Error for a key type or scheme the store cannot represent.
 std::vector<AttrMap> key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs);

@@ -15,13 +15,6 @@ namespace {
 
 using X509Ptr = CHandle<X509, X509_free>;
 
-constexpr uint64_t k_cka_issuer = 0x81, k_cka_serial_number = 0x82,
-                   k_cka_certificate_category = 0x87, k_cka_java_midp_security_domain = 0x88,
-                   k_cka_url = 0x89, k_cka_check_value = 0x90,
-                   k_cka_hash_of_subject_public_key = 0x8a, k_cka_hash_of_issuer_public_key = 0x8b,
-                   k_cka_name_hash_algorithm = 0x8c;
-constexpr uint64_t k_ckm_sha_1 = 0x220;
-
 // i2d_* into a Bytes buffer; `what` names the field in errors.
 template<typename T, typename Fn>
 Bytes
@@ -63,17 +56,17 @@ certificate_attrs(std::span<const uint8_t> pem, const std::string& source, const
   a[ck::k_label] = AttrValue::data(label);
   a[ck::k_value] = AttrValue::data(std::move(value));
   a[ck::k_certificate_type] = AttrValue::integer(0); // CKC_X_509
-  a[k_cka_issuer] = AttrValue::data(std::move(issuer));
-  a[k_cka_serial_number] = AttrValue::data(std::move(serial));
+  a[ck::k_issuer] = AttrValue::data(std::move(issuer));
+  a[ck::k_serial_number] = AttrValue::data(std::move(serial));
   a[ck::k_trusted] = AttrValue::boolean(false);
-  a[k_cka_certificate_category] = AttrValue::integer(0);
-  a[k_cka_java_midp_security_domain] = AttrValue::integer(0);
-  a[k_cka_url] = AttrValue::data({});
-  a[k_cka_hash_of_subject_public_key] = AttrValue::data({});
-  a[k_cka_hash_of_issuer_public_key] = AttrValue::data({});
-  a[k_cka_name_hash_algorithm] = AttrValue::integer(k_ckm_sha_1);
+  a[ck::k_certificate_category] = AttrValue::integer(0);
+  a[ck::k_java_midp_security_domain] = AttrValue::integer(0);
+  a[ck::k_url] = AttrValue::data({});
+  a[ck::k_hash_of_subject_public_key] = AttrValue::data({});
+  a[ck::k_hash_of_issuer_public_key] = AttrValue::data({});
+  a[ck::k_name_hash_algorithm] = AttrValue::integer(ck::k_m_sha_1);
   // CKA_CHECK_VALUE of a certificate: the first 3 bytes of SHA-1 over its DER encoding.
-  a[k_cka_check_value] = AttrValue::data(Bytes(sha1, sha1 + 3));
+  a[ck::k_check_value] = AttrValue::data(Bytes(sha1, sha1 + 3));
   a[ck::k_subject] = AttrValue::data(std::move(subject));
   a[ck::k_id] = AttrValue::data(id);
   a[ck::k_start_date] = AttrValue::data({});

@@ -11,10 +11,10 @@
 namespace ptool::tpm {
 
 // The TPM public and sensitive areas of a software key, as `tpm2_import` builds them for
-// upstream's import (store-format §6): nameAlg SHA-256, attributes sign|decrypt|userWithAuth
-// (no fixedTPM/fixedParent: the key existed outside the TPM), NULL schemes. `hmac_hash`
-// selects an HMAC-scheme keyed hash (sign|userWithAuth); TPM2_ALG_NULL gives upstream's
-// generic secret (NULL scheme, sign|decrypt).
+// upstream's import (docs/store-format.md §5.5): nameAlg SHA-256, attributes
+// sign|decrypt|userWithAuth (no fixedTPM/fixedParent: the key existed outside the TPM), NULL
+// schemes. `hmac_hash` selects an HMAC-scheme keyed hash (sign|userWithAuth); TPM2_ALG_NULL gives
+// upstream's generic secret (NULL scheme, sign|decrypt).
 struct ImportAreas
 {
   TPM2B_PUBLIC pub{};

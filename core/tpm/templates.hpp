@@ -26,13 +26,13 @@ struct KeyAlgorithm
 const std::vector<std::string>& algorithm_names();
 std::optional<KeyAlgorithm> parse_algorithm(std::string_view name);
 
-// tpm2-tools' default `tpm2_create -G <alg>` template (store-format §5.2).
+// tpm2-tools' default `tpm2_create -G <alg>` template (docs/store-format.md §5.2).
 TPM2B_PUBLIC key_template(const KeyAlgorithm& alg);
 
 // tpm2-tools' `tpm2_create -i -` sealing template (KEYEDHASH, fixedTPM|fixedParent|userWithAuth).
 TPM2B_PUBLIC seal_template();
 
-// The three transient-primary templates upstream knows (store-format §4.1), bit-identical
+// The three transient-primary templates upstream knows (docs/store-format.md §4.1), bit-identical
 // to the library's; nullopt for an unknown name.
 std::optional<TPM2B_PUBLIC> primary_template(std::string_view name);
 const std::vector<std::string>& primary_template_names();

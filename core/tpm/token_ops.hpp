@@ -50,7 +50,7 @@ private:
   std::optional<Session> m_session;
 };
 
-// The token's 32-byte AES wrapping key from its seal object and PIN (store-format §3.2).
+// The token's 32-byte AES wrapping key from its seal object and PIN (docs/store-format.md §3.2).
 // `last`: the TPM2_Unseal is the last command of the session (see PrimaryContext::unseal).
 SecureBytes unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal,
                                 std::span<const uint8_t> pin, bool last = false);

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import (assert_no_tpm_leaks, base_env, ptool_env, reset_lockout, run_ptool,
                             store_query)
 
@@ -22,7 +23,7 @@ def token(swtpm_module, tmp_path_factory):
     store = tmp_path_factory.mktemp("addkey") / "store"
     env = ptool_env(swtpm_module, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"], env)
+    add_token(env)
     return env, store, swtpm_module
 
 
@@ -94,8 +95,13 @@ def test_id_and_always_authenticate(token):
 
 
 def test_sopin_works_too(token):
-    env, _, _ = token
-    run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256", "--sopin", "so"], env)
+    env, store, _ = token
+    start = _max_id(store)
+    out = yaml.safe_load(run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256",
+                                    "--sopin", "so"], env).stdout)
+    objs = _attrs(store, start)
+    assert len(objs) == 2  # the key was added: private and public object
+    assert bytes.fromhex(objs[0][1][ID]).hex() == out["private"]["CKA_ID"]
 
 
 def test_wrong_pin_is_auth_error_and_store_unchanged(token):

@@ -26,6 +26,7 @@ import subprocess
 
 import pytest
 
+from ptool_fixtures import add_token
 from ptool_fixtures import PTOOL_BIN, ptool_env, run_ptool
 
 DB = "tpm2_pkcs11.sqlite3"
@@ -167,8 +168,7 @@ def provisioned(swtpm_module, tmp_path_factory):
     store = base / "store"
     env = ptool_env(swtpm_module, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"],
-              env)
+    add_token(env)
     run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256", "--key-label", "k",
                "--userpin", "user"], env)
     shutil.copy(store / DB, base / "pristine.sqlite3")

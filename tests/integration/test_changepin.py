@@ -157,6 +157,7 @@ def test_upstream_module_uses_changed_pin(swtpm, store, tmp_path):
     bad = run([*base, "--login", "--pin", USER_PIN, "--sign", "-m", "ECDSA-SHA256",
                "--id", key_id.encode().hex(), "-i", msg, "-o", sig], env=env, check=False)
     assert bad.returncode != 0
+    assert "CKR_PIN_INCORRECT" in bad.stdout + bad.stderr, bad.stderr
     reset_lockout(swtpm)
 
 

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import PTOOL_BIN, ptool_env, run_ptool, store_query
 
 WRITERS = 8
@@ -60,8 +61,7 @@ def _assert_complete_rows(store, expected_keys):
 def test_eight_writers_and_readers(abrmd, store):
     env = ptool_env(abrmd, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"],
-              env)
+    add_token(env)
     # One key up front so the readers always have something to print.
     run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256", "--key-label", "seed",
                "--userpin", "user"], env)

@@ -29,6 +29,7 @@ import time
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import (PTOOL_BIN, UPSTREAM_MODULE, base_env, ptool_env, requires_file,
                             requires_tool, reset_lockout, run, run_ptool, store_query, tpm_handles)
 
@@ -114,8 +115,7 @@ def crash_store(swtpm, store):
     requires_file(UPSTREAM_MODULE, "upstream PKCS#11 module")
     env = ptool_env(swtpm, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"],
-              env)
+    add_token(env)
     # One key: the upstream module's C_FindObjects path (ssh-keygen -D) needs something to list.
     run_ptool(["addkey", "--label", "tok", "--algorithm", "ecc256", "--userpin", "user"], env)
     return env

@@ -229,7 +229,7 @@ def test_bad_row_is_named_and_contained(swtpm, store, damage):
                 (attrs.replace("!!int", "!!frobnicate", 1), row))
     before = _digest(store)
     proc = run_ptool(["ssh-pubkey", "--label", "bad"], env, check=False)
-    # Skipped with one warning naming the row and how to remove it (issue 12 item 8).
+    # Skipped with one warning naming the row and how to remove it.
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tpm2-ptool: warning: skipped "), proc.stderr

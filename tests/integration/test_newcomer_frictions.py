@@ -1,4 +1,4 @@
-"""Small frictions a new user hits (issue 16): DA lockout counts and doctor --clear-lockout,
+"""Small frictions a new user hits: DA lockout counts and doctor --clear-lockout,
 TCTI errors without library noise, Ed25519, rmkey/rmtoken asking on a terminal (tmux), the
 module's one line when the TPM is down, and permission problems told as such."""
 

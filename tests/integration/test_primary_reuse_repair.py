@@ -1,4 +1,4 @@
-"""Primaries shared between stores (issue 16): init reuses an identical primary instead of
+"""Primaries shared between stores: init reuses an identical primary instead of
 persisting a copy, doctor never advises evicting a handle another store may use, a lost
 primary is repaired from its template, and a failed init leaves no store behind."""
 

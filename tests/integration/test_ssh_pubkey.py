@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from ptool_fixtures import add_token
 from ptool_fixtures import base_env, ptool_env, run, run_ptool
 
 
@@ -14,7 +15,7 @@ def token(swtpm_module, tmp_path_factory):
     store = tmp_path_factory.mktemp("sshpub") / "store"
     env = ptool_env(swtpm_module, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"], env)
+    add_token(env)
     for alg, label in (("ecc256", "p256"), ("ecc384", "p384"), ("ecc521", "p521"), ("rsa2048", "rsa"),
                        ("aes128", "aes"), ("hmac:sha256", "mac")):
         run_ptool(["addkey", "--label", "tok", "--algorithm", alg, "--key-label", label, "--id", label,

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import assert_no_tpm_leaks, ptool_env, run, run_ptool, store_query
 
 CLASS, LABEL, ID, CERT_TYPE, VALUE, SUBJECT = 0, 3, 0x102, 0x80, 0x11, 0x101
@@ -33,10 +34,8 @@ def _make_cert(tmp_path, name="cert"):
 def token(swtpm, store, tmp_path):
     env = ptool_env(swtpm, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"],
-              env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "other", "--sopin", "so", "--userpin", "user"],
-              env)
+    add_token(env)
+    add_token(env, "other")
     ids = {}
     for alg, label in (("ecc256", "k1"), ("rsa2048", "k2"), ("aes128", "sym")):
         out = yaml.safe_load(run_ptool(["addkey", "--label", "tok", "--algorithm", alg,

@@ -9,6 +9,7 @@ import struct
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import upstream_addkey
 from ptool_fixtures import (UPSTREAM_MODULE, ptool_env, requires_file, requires_tool, run,
                             run_ptool, run_upstream, store_query)
@@ -31,8 +32,7 @@ def _leftovers(store):
 def _ours_v8(swtpm, store):
     env = ptool_env(swtpm, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"],
-              env)
+    add_token(env)
     for alg, label in (("ecc256", "ec"), ("rsa2048", "rsa"), ("aes128", "aes")):
         run_ptool(["addkey", "--label", "tok", "--algorithm", alg, "--key-label", label,
                    "--userpin", "user"], env)

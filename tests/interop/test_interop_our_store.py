@@ -8,6 +8,7 @@ and the signatures verify with openssl against the public keys our tool printed.
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import (UPSTREAM_MODULE, assert_no_tpm_leaks, ptool_env, requires_file,
                             requires_tool, run, run_ptool, run_upstream)
 
@@ -23,7 +24,7 @@ def ours(swtpm_module, tmp_path_factory):
     store = base / "store"
     env = ptool_env(swtpm_module, store)
     run_ptool(["init"], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--sopin", "so", "--userpin", "user"], env)
+    add_token(env)
     ids = {}
     for alg, label in (("ecc256", "ec"), ("rsa2048", "rsa"), ("ecc384", "ec384")):
         out = yaml.safe_load(run_ptool(["addkey", "--label", "tok", "--algorithm", alg, "--key-label",

@@ -7,6 +7,7 @@ proves our tool works with the tabrmd TCTI.
 import pytest
 import yaml
 
+from ptool_fixtures import add_token
 from ptool_fixtures import upstream_addkey
 from ptool_fixtures import (UPSTREAM_MODULE, ptool_env, requires_file, requires_tool, run,
                             run_ptool, run_upstream, store_query)
@@ -24,7 +25,7 @@ def upstream(abrmd_module, tmp_path_factory):
     store.mkdir(mode=0o700)
     env = ptool_env(abrmd_module, store)
     pid = yaml.safe_load(run_upstream(["init"], env).stdout)["id"]
-    run_upstream(["addtoken", "--pid", pid, "--label", "up", "--sopin", "so", "--userpin", "user"], env)
+    add_token(env, "up", pid, runner=run_upstream)
     for alg, label in (("ecc256", "u-ec"), ("rsa2048", "u-rsa")):
         upstream_addkey(["--label", "up", "--algorithm", alg, "--key-label", label,
                          "--userpin", "user"], env, store)

@@ -96,7 +96,7 @@ def _normalise_attrs(attrs):
         else:
             out[key] = value
     if out.get(CKA_KEY_TYPE) == CKK_RSA and CKA_ALLOWED_MECHANISMS in out:
-        # Deliberate difference (store-format.md): our RSA keys also allow
+        # Deliberate difference (docs/store-format.md §5.3): our RSA keys also allow
         # CKM_SHA1_RSA_PKCS, which 1.9.0 omits; drop it before comparing.
         out[CKA_ALLOWED_MECHANISMS] = [m for m in out[CKA_ALLOWED_MECHANISMS]
                                        if m != CKM_SHA1_RSA_PKCS]
@@ -144,7 +144,7 @@ def test_seal_rows_have_same_shape(stores):
     # The sealed blobs and the salts are random per run; their storage class
     # (blobs) and the salts' form (64 hex characters) are not.  The salts'
     # own storage class legitimately differs: 1.9.0 binds Python bytes (BLOB),
-    # we bind TEXT like the C library; both read either (store-format.md 2.x).
+    # we bind TEXT like the C library; both read either (docs/store-format.md §2.1).
     sql = ("SELECT tokid, typeof(userpub), typeof(userpriv), typeof(sopub), typeof(sopriv), "
            "CAST(userauthsalt AS TEXT), CAST(soauthsalt AS TEXT) FROM sealobjects ORDER BY id")
 

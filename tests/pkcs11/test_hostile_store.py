@@ -1,4 +1,4 @@
-"""Crafted stores (issue 12, items 1-3 and the module's smaller points): the store is untrusted
+"""Crafted stores and the module's smaller points: the store is untrusted
 input to the module, which runs inside ssh, ssh-agent and browsers. Each case copies one
 provisioned store, rewrites it with plain SQL the way an attacker (or damage) would, and runs
 our module through pkcs11-tool (-L, -O --login, --sign), ssh-keygen -D and ctypes, and the CLI

@@ -1,4 +1,4 @@
-"""Multi-threaded C_Sign stress (issue 5): tests/stress/p11_sign_stress dlopens our module,
+"""Multi-threaded C_Sign stress: tests/stress/p11_sign_stress dlopens our module,
 signs from 4 threads with one session each (P-256 ECDSA and RSA-2048, alternating) and
 verifies every signature with OpenSSL against the public key the module returns.
 

@@ -124,6 +124,7 @@ def test_ssh_refused_for_unauthorized_key(tokens, sshd):
     _authorize(sshd, tokens["tok"], "k256")
     proc = _ssh(sshd, tokens["open"]["env"], check=False)
     assert proc.returncode != 0
+    assert "Permission denied (publickey)" in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("key_label", ["k256", "k384", "krsa"])
@@ -151,6 +152,7 @@ def test_ssh_login_fails_with_wrong_pin_from_askpass(tokens, sshd):
     try:
         proc = _ssh(sshd, env, check=False)
         assert proc.returncode != 0
+        assert "Permission denied (publickey)" in proc.stderr, proc.stderr
     finally:
         reset_lockout(token["tcti"])
 

@@ -76,7 +76,9 @@ def test_ssh_login_through_agent(token, agent, sshd, key_label):  # noqa: F811
 def test_ssh_without_agent_keys_is_refused(token, agent, sshd):  # noqa: F811
     # The login above must come from the agent: an empty agent cannot log in.
     _authorize(sshd, token, "k256")
-    assert _ssh_via_agent(sshd, agent, check=False).returncode != 0
+    proc = _ssh_via_agent(sshd, agent, check=False)
+    assert proc.returncode != 0
+    assert "Permission denied (publickey)" in proc.stderr, proc.stderr
 
 
 def test_card_removed_leaves_no_tpm_objects(token, agent, sshd):  # noqa: F811

@@ -1,4 +1,4 @@
-"""A lost TPM under a running module (issue 12, item 4): one C_Initialize, one session, one
+"""A lost TPM under a running module: one C_Initialize, one session, one
 login, signing in a loop while swtpm is killed and restarted on the same port and state
 directory, or reset through its control channel with the connection kept. Signing resumes:
 the module reopens its ESYS context and reloads the key with the auth it holds. While the TPM

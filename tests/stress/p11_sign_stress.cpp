@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Multi-threaded C_Sign stress for a PKCS#11 module (issue 5): every thread opens its own
+// Multi-threaded C_Sign stress for a PKCS#11 module: every thread opens its own
 // session, logs in and signs with the token's P-256 key and its RSA key; every signature is
 // verified with OpenSSL against the public key the module itself returns. Meant to run under
 // ASan and TSan, so it owns every handle and checks every return value.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// PIN hashing and object-auth wrapping (store-format §3.1, §3.3).
+// PIN hashing and object-auth wrapping (docs/store-format.md §3.1, §3.3).
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 

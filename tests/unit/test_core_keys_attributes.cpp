@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// PKCS#11 attribute sets of TPM keys (store-format §5.3, §5.4), against hand-built
+// PKCS#11 attribute sets of TPM keys (docs/store-format.md §5.3, §5.4), against hand-built
 // TPM2B_PUBLIC structures and the rows upstream tpm2_ptool 1.9.0 wrote in tests/data.
 #include <set>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// tpm2-tools' default templates and upstream's primary templates (store-format §4.1, §5.2).
+// tpm2-tools' default templates and upstream's primary templates (docs/store-format.md §4.1, §5.2).
 #include <gtest/gtest.h>
 
 #include "core/tpm/esys.hpp"

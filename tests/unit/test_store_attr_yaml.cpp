@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The tagged YAML dialect of the store's three YAML columns (store-format §2.2-2.4), checked
-// against text upstream tpm2_ptool 1.9.0 really wrote (tests/data/upstream_store_sample.txt).
+// The tagged YAML dialect of the store's three YAML columns (docs/store-format.md §2.2-2.4),
+// checked against text upstream tpm2_ptool 1.9.0 really wrote
+// (tests/data/upstream_store_sample.txt).
 #include <regex>
 
 #include <gtest/gtest.h>

@@ -3,13 +3,13 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/model.hpp"
 
-namespace ptool::store {
+// objmod's input and output format (cli/objmod.cpp).
+namespace ptool::format {
 
 // An attribute map written by hand in ordinary (untagged) YAML, the way `objmod` dumps it
 // and upstream's `objmod FILE` reads it (PyYAML safe_load rules): integer keys; a plain
@@ -24,8 +24,4 @@ AttrMap parse_plain_attrs(std::string_view yaml);
 // left out, and malformed YAML gives an empty map.
 std::map<uint64_t, std::string> attr_string_texts(std::string_view yaml);
 
-class Store;
-// The attrs column of tobjects row `id` as stored, or nullopt when there is no such row.
-std::optional<std::string> object_attrs_text(const Store& st, int64_t id);
-
-} // namespace ptool::store
+} // namespace ptool::format
