@@ -127,7 +127,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
     try {
       pc.load(b.pub, b.priv); // proves the primary is the key's parent
     } catch (const Error& e) {
-      throw Error(e.code(),
+      throw Error(e.reason(),
                   b.from + ": the key does not load under the token's primary (" + e.what() + ")",
                   "the key was created under another parent or another TPM");
     }

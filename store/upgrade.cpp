@@ -29,7 +29,7 @@ constexpr int k_busy_timeout_ms = 60000;
 [[noreturn]] void
 fail(sqlite3* db, const fs::path& file, const std::string& what)
 {
-  throw Error(ExitCode::k_general,
+  throw Error(Reason::k_store,
               file.string() + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "cannot open"),
               "the store was not changed");
 }
@@ -85,7 +85,7 @@ read_version(sqlite3* db, const fs::path& file)
   }
   SqliteStmt v = prepare(db, file, "SELECT schema_version FROM schema WHERE id=1");
   if (sqlite3_step(v.get()) != SQLITE_ROW) {
-    throw Error(ExitCode::k_general, file.string() + " has an empty schema table",
+    throw Error(Reason::k_store, file.string() + " has an empty schema table",
                 "the store is damaged; restore it from a backup");
   }
   return sqlite3_column_int(v.get(), 0);
@@ -198,7 +198,7 @@ rewrite_objects(sqlite3* db, const fs::path& f, const std::function<bool(AttrMap
     try {
       attrs = parse_attrs(column_text(rd.get(), 1));
     } catch (const std::exception& e) {
-      throw Error(ExitCode::k_general,
+      throw Error(Reason::k_store,
                   f.string() + ": tobjects row " + std::to_string(id)
                     + " is unreadable: " + e.what(),
                   "the store was not changed");
@@ -328,7 +328,7 @@ upgrade_store(const fs::path& dir)
     return {k_schema_version, k_schema_version};
   }
   if (*version > 9) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 db_path.string() + " has schema version " + std::to_string(*version)
                   + ", newer than this tool understands (up to 9)",
                 "use the tpm2-pkcs11 release that wrote it");
@@ -337,7 +337,7 @@ upgrade_store(const fs::path& dir)
     return {*version, *version};
   }
   if (*version < 1) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 db_path.string() + " has invalid schema version " + std::to_string(*version));
   }
 
@@ -350,12 +350,11 @@ upgrade_store(const fs::path& dir)
   Fd bak_fd(::open(bak_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, st.st_mode & 0777));
   if (!bak_fd) {
     if (errno == EEXIST) {
-      throw Error(ExitCode::k_general,
-                  bak_path.string() + " exists: an earlier upgrade did not finish",
+      throw Error(Reason::k_store, bak_path.string() + " exists: an earlier upgrade did not finish",
                   "check which file is intact, then move " + bak_path.filename().string()
                     + " out of the way and run dbup again");
     }
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 "cannot create " + bak_path.string() + ": " + std::strerror(errno));
   }
   BackupFile bak(bak_path);
@@ -375,7 +374,7 @@ upgrade_store(const fs::path& dir)
     int rc = backup ? sqlite3_backup_step(backup.get(), -1) : SQLITE_ERROR;
     backup.reset();
     if (rc != SQLITE_DONE) {
-      throw Error(ExitCode::k_general,
+      throw Error(Reason::k_store,
                   "cannot copy " + db_path.string() + " to " + bak_path.filename().string() + ": "
                     + sqlite3_errstr(rc),
                   "the store was not changed");
@@ -386,8 +385,7 @@ upgrade_store(const fs::path& dir)
     exec(dst.get(), bak_path, "COMMIT;");
   }
   if (::rename(bak_path.c_str(), db_path.c_str()) != 0) {
-    throw Error(ExitCode::k_general,
-                "cannot replace " + db_path.string() + ": " + std::strerror(errno),
+    throw Error(Reason::k_store, "cannot replace " + db_path.string() + ": " + std::strerror(errno),
                 "the store was not changed");
   }
   bak.done();
