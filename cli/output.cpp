@@ -1,17 +1,26 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "cli/output.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+
+#include "core/error.hpp"
 
 namespace ptool::cli {
 
 namespace {
 
+// The JSON text being built: wiped when freed, as a string may be a secret.
+using Out = std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;
+
 // Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates,
 // nothing above U+10FFFF), or 0.
 size_t
-utf8_length(const std::string& s, size_t i)
+utf8_length(std::string_view s, size_t i)
 {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
   auto cont = [&](size_t k) { return i + k < s.size() && (b(k) & 0xc0) == 0x80; };
@@ -32,7 +41,7 @@ utf8_length(const std::string& s, size_t i)
 }
 
 void
-json_string(std::string& out, const std::string& s)
+json_string(Out& out, std::string_view s)
 {
   out += '"';
   for (size_t i = 0; i < s.size();) {
@@ -66,7 +75,7 @@ json_string(std::string& out, const std::string& s)
 }
 
 void
-json_value(std::string& out, const YamlNode& n, size_t indent)
+json_value(Out& out, const YamlNode& n, size_t indent)
 {
   std::string pad(indent + 2, ' ');
   switch (n.kind) {
@@ -80,7 +89,7 @@ json_value(std::string& out, const YamlNode& n, size_t indent)
     out += std::to_string(n.num);
     return;
   case YamlNode::Kind::k_str:
-    json_string(out, n.str);
+    json_string(out, n.text());
     return;
   case YamlNode::Kind::k_seq:
     if (n.items.empty()) {
@@ -145,17 +154,59 @@ key_report(const std::string& action, const std::string& id_hex, bool has_public
   return YamlNode::map(std::move(m));
 }
 
+namespace {
+
+Out
+json_text(const YamlNode& root)
+{
+  Out out;
+  json_value(out, root, 0);
+  out += "\n";
+  return out;
+}
+
+// Writes `text` to stdout with write(2), past stdio's buffer (which is never wiped).
+void
+write_stdout(std::string_view text)
+{
+  std::cout.flush();
+  std::fflush(stdout);
+  while (!text.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      throw Error(ExitCode::k_general, "cannot write to standard output");
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+} // namespace
+
 std::string
 json_dump(const YamlNode& root)
 {
-  std::string out;
-  json_value(out, root, 0);
-  return out + "\n";
+  Out out = json_text(root);
+  return std::string(out.begin(), out.end());
 }
 
 void
 print_document(const YamlNode& doc, const OutputFormat& format, const char* yaml_tail)
 {
+  if (has_secret(doc)) {
+    // Seal auths, keys: built in wiped memory and written straight to the descriptor.
+    if (format.json()) {
+      Out out = json_text(doc);
+      write_stdout(out);
+    } else {
+      SecureBytes out = format::pyyaml_dump_secret(doc);
+      out.insert(out.end(), yaml_tail, yaml_tail + std::strlen(yaml_tail));
+      write_stdout(out.view());
+    }
+    return;
+  }
   if (format.json()) {
     std::cout << json_dump(doc);
   } else {

@@ -12,15 +12,19 @@ namespace ptool::format {
 
 namespace {
 
+// The emitter's buffers: wiped when freed, since a scalar may be a secret.
+using Text = std::basic_string<char32_t, std::char_traits<char32_t>, CleansingAllocator<char32_t>>;
+using Out = std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;
+
 constexpr size_t k_best_width = 80;
 constexpr size_t k_best_indent = 2;
 
 // Decodes UTF-8 as Python's str would hold it; a byte that does not start a valid sequence
 // stands for itself (upstream could not have decoded it at all).
-std::u32string
-decode_utf8(const std::string& s)
+Text
+decode_utf8(std::string_view s)
 {
-  std::u32string out;
+  Text out;
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
     size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
@@ -43,7 +47,7 @@ decode_utf8(const std::string& s)
 }
 
 void
-append_utf8(std::string& out, char32_t c)
+append_utf8(Out& out, char32_t c)
 {
   if (c < 0x80) {
     out += static_cast<char>(c);
@@ -82,7 +86,7 @@ struct Analysis
 };
 
 Analysis
-analyze(const std::u32string& t)
+analyze(const Text& t)
 {
   Analysis a;
   if (t.empty()) {
@@ -163,7 +167,7 @@ analyze(const std::u32string& t)
 // What the serializer and representer hand the emitter for one scalar node.
 struct Scalar
 {
-  std::u32string text;
+  Text text;
   bool implicit_plain = true; // event.implicit[0]: the resolver reads the plain text back as
                               // the node's own tag
   size_t tag_length = 5;      // len(prepare_tag(tag)): "!!str", "!!int", "!!bool", "!!null"
@@ -188,8 +192,8 @@ to_scalar(const YamlNode& n)
     break;
   }
   default:
-    s.text = decode_utf8(n.str);
-    s.implicit_plain = resolve_plain(n.str) == YamlTag::k_str;
+    s.text = decode_utf8(n.text());
+    s.implicit_plain = resolve_plain(n.text()) == YamlTag::k_str;
     break;
   }
   return s;
@@ -200,7 +204,7 @@ to_scalar(const YamlNode& n)
 class Emitter
 {
 public:
-  std::string take() { return std::move(m_out); }
+  Out take() { return std::move(m_out); }
 
   void document(const YamlNode& root)
   {
@@ -509,7 +513,7 @@ private:
     }
   }
 
-  void write_ascii(const std::string& s)
+  void write_ascii(std::string_view s)
   {
     m_out += s;
     m_column += s.size();
@@ -569,7 +573,7 @@ private:
     write_indicator(U"\"", false);
   }
 
-  std::string m_out;
+  Out m_out;
   size_t m_column = 0;
   bool m_whitespace = true; // a stream starts as if after whitespace and an indent
   bool m_indention = true;
@@ -614,6 +618,16 @@ YamlNode::string(std::string v)
   YamlNode n;
   n.kind = Kind::k_str;
   n.str = std::move(v);
+  return n;
+}
+
+YamlNode
+YamlNode::secret_string(SecureBytes v)
+{
+  YamlNode n;
+  n.kind = Kind::k_str;
+  n.secret = true;
+  n.secret_text = std::move(v);
   return n;
 }
 
@@ -670,7 +684,28 @@ pyyaml_dump(const YamlNode& root)
 {
   Emitter e;
   e.document(root);
-  return e.take();
+  Out out = e.take();
+  return std::string(out.begin(), out.end());
+}
+
+SecureBytes
+pyyaml_dump_secret(const YamlNode& root)
+{
+  Emitter e;
+  e.document(root);
+  Out out = e.take();
+  return SecureBytes(out.begin(), out.end());
+}
+
+bool
+has_secret(const YamlNode& node)
+{
+  return node.secret
+         || std::any_of(node.items.begin(), node.items.end(),
+                        [](const YamlNode& n) { return has_secret(n); })
+         || std::any_of(node.entries.begin(), node.entries.end(), [](const YamlEntry& e) {
+              return has_secret(e.first) || has_secret(e.second);
+            });
 }
 
 } // namespace ptool::format

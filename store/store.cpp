@@ -149,6 +149,13 @@ public:
     int n = sqlite3_column_bytes(m_stmt.get(), col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
   }
+  // A TEXT or BLOB column that holds a secret (pobjects.objauth), copied into wiped memory.
+  SecureBytes secret(int col) const
+  {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(m_stmt.get(), col));
+    auto n = static_cast<size_t>(sqlite3_column_bytes(m_stmt.get(), col));
+    return p ? SecureBytes(p, p + n) : SecureBytes();
+  }
   Bytes blob(int col) const
   {
     const void* p = sqlite3_column_blob(m_stmt.get(), col);
@@ -213,9 +220,7 @@ primary_from(const Stmt& st, const Store& store)
   } catch (const std::exception& e) {
     bad_row(store, "pobjects", p.id, e);
   }
-  std::string auth = st.text(3);
-  p.objauth = SecureBytes::from(auth);
-  OPENSSL_cleanse(auth.data(), auth.size());
+  p.objauth = st.secret(3);
   return p;
 }
 

@@ -75,6 +75,15 @@ column_text(sqlite3_stmt* st, int col)
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
+// A column that holds a secret (pobjects.objauth), copied into wiped memory.
+SecureBytes
+column_secret(sqlite3_stmt* st, int col)
+{
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, col));
+  auto n = static_cast<size_t>(sqlite3_column_bytes(st, col));
+  return p ? SecureBytes(p, p + n) : SecureBytes();
+}
+
 // schema_version, or nullopt for a database without the schema table (new / not a store).
 std::optional<int>
 read_version(sqlite3* db, const fs::path& file)
@@ -160,13 +169,13 @@ CREATE TABLE pobjects2(
     p.esys_tr = Bytes(handle.begin(), handle.end());
     std::string hierarchy = column_text(rd.get(), 1);
     std::string config = emit_primary_config(p);
-    std::string auth = column_text(rd.get(), 3);
+    SecureBytes auth = column_secret(rd.get(), 3);
     sqlite3_reset(wr.get());
     sqlite3_bind_int64(wr.get(), 1, sqlite3_column_int64(rd.get(), 0));
     sqlite3_bind_text(wr.get(), 2, hierarchy.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(wr.get(), 3, config.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(wr.get(), 4, auth.c_str(), static_cast<int>(auth.size()), SQLITE_TRANSIENT);
-    OPENSSL_cleanse(auth.data(), auth.size());
+    sqlite3_bind_text(wr.get(), 4, reinterpret_cast<const char*>(auth.data()),
+                      static_cast<int>(auth.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(wr.get()) != SQLITE_DONE) {
       fail(db, f, "cannot convert pobjects");
     }
