@@ -174,7 +174,7 @@ CREATE TABLE pobjects2(
     sqlite3_bind_int64(wr.get(), 1, sqlite3_column_int64(rd.get(), 0));
     sqlite3_bind_text(wr.get(), 2, hierarchy.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(wr.get(), 3, config.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(wr.get(), 4, reinterpret_cast<const char*>(auth.data()),
+    sqlite3_bind_text(wr.get(), 4, auth.empty() ? "" : reinterpret_cast<const char*>(auth.data()),
                       static_cast<int>(auth.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(wr.get()) != SQLITE_DONE) {
       fail(db, f, "cannot convert pobjects");
