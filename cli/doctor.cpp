@@ -55,21 +55,25 @@ check_resource_manager(Report& r, const std::optional<std::string>& tcti)
   std::string t = tcti.value_or("");
   bool rm_dev = fs::exists("/dev/tpmrm0");
   if (t.starts_with("tabrmd")) {
-    r.ok("resource manager: tpm2-abrmd");
+    r.ok(DoctorCheck::k_resource_manager, "resource manager: tpm2-abrmd");
   } else if (t.starts_with("device:/dev/tpmrm")) {
-    r.ok("resource manager: the kernel's (" + t.substr(7) + ")");
+    r.ok(DoctorCheck::k_resource_manager, "resource manager: the kernel's (" + t.substr(7) + ")");
   } else if (t.starts_with("device")) {
-    r.warn("resource manager: none; " + t + " is the raw TPM device, one client at a time",
+    r.warn(DoctorCheck::k_resource_manager,
+           "resource manager: none; " + t + " is the raw TPM device, one client at a time",
            rm_dev ? "use --tcti device:/dev/tpmrm0" : "load the kernel's tpm_crb/tpm_tis driver");
   } else if (t.empty()) {
     if (rm_dev) {
-      r.ok("resource manager: /dev/tpmrm0 present (tctildr tries tabrmd, then /dev/tpmrm0)");
+      r.ok(DoctorCheck::k_resource_manager,
+           "resource manager: /dev/tpmrm0 present (tctildr tries tabrmd, then /dev/tpmrm0)");
     } else {
-      r.warn("resource manager: /dev/tpmrm0 absent", "start tpm2-abrmd or use a kernel with "
-                                                     "/dev/tpmrm0, or set TPM2TOOLS_TCTI");
+      r.warn(DoctorCheck::k_resource_manager, "resource manager: /dev/tpmrm0 absent",
+             "start tpm2-abrmd or use a kernel with "
+             "/dev/tpmrm0, or set TPM2TOOLS_TCTI");
     }
   } else {
-    r.warn("resource manager: none (" + t.substr(0, t.find(':')) + " is a simulator link)",
+    r.warn(DoctorCheck::k_resource_manager,
+           "resource manager: none (" + t.substr(0, t.find(':')) + " is a simulator link)",
            "fine for tests; real TPMs are reached via device:/dev/tpmrm0 or tabrmd");
   }
 }
@@ -84,10 +88,12 @@ check_algorithms(Report& r, ESYS_CONTEXT* ctx)
     list += (list.empty() ? "" : " ") + name;
   }
   if (yes.empty()) {
-    r.fail("addkey algorithms: none supported", "this TPM accepts none of addkey's templates");
+    r.fail(DoctorCheck::k_algorithms, "addkey algorithms: none supported",
+           "this TPM accepts none of addkey's templates");
     return;
   }
-  r.ok("addkey algorithms: " + yes + (no.empty() ? "" : " (not on this TPM: " + no + ")"));
+  r.ok(DoctorCheck::k_algorithms,
+       "addkey algorithms: " + yes + (no.empty() ? "" : " (not on this TPM: " + no + ")"));
 }
 
 struct DoctorOptions
@@ -114,7 +120,7 @@ repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE 
     "primary " + id + " uses persistent handle " + hex_handle(h) + ", which is empty in this TPM";
   if (!o.yes) {
     if (!isatty(STDIN_FILENO)) {
-      r.fail(lost + "; not repaired without a terminal to ask on",
+      r.fail(DoctorCheck::k_persistent_handles, lost + "; not repaired without a terminal to ask on",
              "re-create it with 'tpm2-ptool doctor --fix --yes' (or 'tpm2-ptool init --repair "
              "--pid "
                + id + "')");
@@ -122,7 +128,7 @@ repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE 
     }
     if (!confirm("Re-create primary " + id + " from its template at " + hex_handle(h)
                  + " (its keys load again)?")) {
-      r.fail(lost + "; not repaired (declined)",
+      r.fail(DoctorCheck::k_persistent_handles, lost + "; not repaired (declined)",
              "re-create it with 'tpm2-ptool init --repair --pid " + id + "'");
       return;
     }
@@ -130,13 +136,13 @@ repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE 
   try {
     SecureBytes auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
     if (tpm::repair_primary(ctx, p, auth) == tpm::RepairResult::k_repaired) {
-      r.ok("primary " + id + ": re-created at persistent handle " + hex_handle(h)
+      r.ok(DoctorCheck::k_persistent_handles, "primary " + id + ": re-created at persistent handle " + hex_handle(h)
            + "; its keys load again");
     } else {
-      r.ok("persistent handle " + hex_handle(h) + ": primary " + id);
+      r.ok(DoctorCheck::k_persistent_handles, "persistent handle " + hex_handle(h) + ": primary " + id);
     }
   } catch (const Error& e) {
-    r.fail(lost + "; " + e.what(), e.hint());
+    r.fail(DoctorCheck::k_persistent_handles, lost + "; " + e.what(), e.hint());
   }
 }
 
@@ -152,7 +158,7 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
   }
   std::vector<TPM2_HANDLE> handles = tpm::persistent_handles(ctx);
   if (handles.empty()) {
-    r.ok("persistent handles: none");
+    r.ok(DoctorCheck::k_persistent_handles, "persistent handles: none");
   }
   for (TPM2_HANDLE h : handles) {
     auto it = used.find(h);
@@ -161,17 +167,20 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       for (int64_t id : it->second) {
         ids += (ids.empty() ? "" : ", ") + std::to_string(id);
       }
-      r.ok("persistent handle " + hex_handle(h) + ": primary " + ids);
+      r.ok(DoctorCheck::k_persistent_handles,
+           "persistent handle " + hex_handle(h) + ": primary " + ids);
       used.erase(it);
     } else if (auto tmpl = tpm::matching_primary_template(ctx, h)) {
       // Never "unused": other stores (other users, other --path) and other tools may hang
       // their keys under it, and this store cannot see them.
-      r.ok("persistent handle " + hex_handle(h) + ": a " + *tmpl
-           + " primary not used by this store (other stores or tools may own it; to use it "
-             "here: 'tpm2-ptool init --primary-handle "
-           + hex_handle(h) + "')");
+      r.ok(DoctorCheck::k_persistent_handles,
+           "persistent handle " + hex_handle(h) + ": a " + *tmpl
+             + " primary not used by this store (other stores or tools may own it; to use it "
+               "here: 'tpm2-ptool init --primary-handle "
+             + hex_handle(h) + "')");
     } else {
-      r.ok("persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
+      r.ok(DoctorCheck::k_persistent_handles,
+           "persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
     }
   }
   for (const auto& [h, ids] : used) {
@@ -184,7 +193,8 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
         }
         continue;
       }
-      r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
+      r.fail(DoctorCheck::k_persistent_handles,
+             "primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
                + ", which is empty in this TPM",
              "re-create it from its template with 'tpm2-ptool doctor --fix' or 'tpm2-ptool "
              "init --repair --pid "
@@ -200,14 +210,16 @@ check_lockout(Report& r, const tpm::TpmProperties& p)
   std::string state = "dictionary-attack lockout: " + std::to_string(p.lockout_counter) + " of "
                       + std::to_string(p.max_auth_fail) + " failures";
   if (p.in_lockout) {
-    r.fail(state + ", locked out", "wait " + std::to_string(p.lockout_interval)
-                                     + " s per failure, or clear it with "
-                                       "'tpm2-ptool doctor --clear-lockout' (lockout auth)");
+    r.fail(DoctorCheck::k_lockout, state + ", locked out",
+           "wait " + std::to_string(p.lockout_interval)
+             + " s per failure, or clear it with "
+               "'tpm2-ptool doctor --clear-lockout' (lockout auth)");
   } else if (p.lockout_counter > 0) {
-    r.warn(state, "a wrong PIN or auth was used; each failure is forgotten after "
-                    + std::to_string(p.lockout_interval) + " s");
+    r.warn(DoctorCheck::k_lockout, state,
+           "a wrong PIN or auth was used; each failure is forgotten after "
+             + std::to_string(p.lockout_interval) + " s");
   } else {
-    r.ok(state);
+    r.ok(DoctorCheck::k_lockout, state);
   }
 }
 
@@ -224,12 +236,14 @@ check_loaded(Report& r, ESYS_CONTEXT* ctx, const std::optional<std::string>& tct
                      + ", " + std::to_string(n.sessions) + " loaded session"
                      + (n.sessions == 1 ? "" : "s");
   if (n.total() == 0) {
-    r.ok("loaded in the TPM: " + what);
+    r.ok(DoctorCheck::k_loaded_handles, "loaded in the TPM: " + what);
   } else if (fix) {
     tpm::LoadedHandles freed = tpm::flush_loaded(ctx);
-    r.ok("loaded in the TPM: " + what + "; " + tpm::describe_flushed(freed));
+    r.ok(DoctorCheck::k_loaded_handles,
+         "loaded in the TPM: " + what + "; " + tpm::describe_flushed(freed));
   } else {
-    r.warn("loaded in the TPM: " + what
+    r.warn(DoctorCheck::k_loaded_handles,
+           "loaded in the TPM: " + what
              + ", left by killed processes (no resource manager on this TCTI)",
            "free them with 'tpm2-ptool doctor --fix' (or 'tpm2_flushcontext -t' and "
            "'tpm2_flushcontext -l'); the TPM runs out of slots otherwise");
@@ -245,17 +259,19 @@ check_tpm(Report& r, const GlobalOptions& g, const std::vector<Primary>& primari
   try {
     tpm::EsysContext ctx(tcti);
     tpm::TpmProperties p = tpm::read_properties(ctx.get());
-    r.ok("TCTI " + name + " (from " + tcti_source(g) + "): the TPM answers");
+    r.ok(DoctorCheck::k_tcti, "TCTI " + name + " (from " + tcti_source(g) + "): the TPM answers");
     check_resource_manager(r, tcti);
-    r.ok("TPM: manufacturer " + p.manufacturer + ", vendor \"" + p.vendor + "\", firmware "
-         + tpm::firmware_text(p) + ", spec revision " + std::to_string(p.revision / 100) + "."
-         + std::to_string(p.revision % 100));
+    r.ok(DoctorCheck::k_tpm, "TPM: manufacturer " + p.manufacturer + ", vendor \"" + p.vendor
+                               + "\", firmware " + tpm::firmware_text(p) + ", spec revision "
+                               + std::to_string(p.revision / 100) + "."
+                               + std::to_string(p.revision % 100));
     check_algorithms(r, ctx.get());
     check_handles(r, ctx.get(), primaries, o);
     check_loaded(r, ctx.get(), tcti, o.fix);
     check_lockout(r, p);
   } catch (const Error& e) {
-    r.fail("TCTI " + name + " (from " + tcti_source(g) + "): " + e.what(), e.hint());
+    r.fail(DoctorCheck::k_tcti, "TCTI " + name + " (from " + tcti_source(g) + "): " + e.what(),
+           e.hint());
   }
 }
 

@@ -31,10 +31,12 @@ void
 check_mode(Report& r, const char* what, const fs::path& p, unsigned mode)
 {
   if (mode & 022) {
-    r.warn(std::string(what) + " " + p.string() + " is group/world writable (" + octal(mode) + ")",
+    r.warn(DoctorCheck::k_store_permissions,
+           std::string(what) + " " + p.string() + " is group/world writable (" + octal(mode) + ")",
            "chmod go-w " + p.string());
   } else {
-    r.ok(std::string(what) + " " + p.string() + " mode " + octal(mode));
+    r.ok(DoctorCheck::k_store_permissions,
+         std::string(what) + " " + p.string() + " mode " + octal(mode));
   }
 }
 
@@ -95,27 +97,29 @@ check_store(Report& r, const GlobalOptions& g)
   try {
     dir = store::locate(g.path);
   } catch (const Error& e) {
-    r.fail(std::string("store: ") + e.what(), e.hint());
+    r.fail(DoctorCheck::k_store, std::string("store: ") + e.what(), e.hint());
     return;
   }
   try {
     store::check_access(dir, false);
   } catch (const Error& e) {
-    r.fail(std::string("store: ") + e.what(), e.hint());
+    r.fail(DoctorCheck::k_store, std::string("store: ") + e.what(), e.hint());
     return;
   }
   store::StoreFiles f = store::inspect_files(dir);
   if (!f.db_exists) {
-    r.warn("store: no " + std::string(store::k_db_name) + " in " + dir.string(),
+    r.warn(DoctorCheck::k_store,
+           "store: no " + std::string(store::k_db_name) + " in " + dir.string(),
            "create one with 'tpm2-ptool init', or point --path / TPM2_PKCS11_STORE at it");
     return;
   }
-  r.ok("store: " + f.db.string());
+  r.ok(DoctorCheck::k_store, "store: " + f.db.string());
   check_mode(r, "store directory", f.dir, f.dir_mode);
   check_mode(r, "store database", f.db, f.db_mode);
   for (const fs::path& p : f.leftovers) {
     bool old = p.extension() == ".old";
-    r.warn(p.string() + " exists; "
+    r.warn(DoctorCheck::k_store_leftovers,
+           p.string() + " exists; "
              + (old ? "libtpm2_pkcs11 1.9.0 refuses to open any store "
                       "while it does"
                     : "upstream's tool refuses to upgrade while it does"),
@@ -123,13 +127,14 @@ check_store(Report& r, const GlobalOptions& g)
   }
   try {
     store::Store st = store::Store::open(dir, store::Store::Mode::k_read_only);
-    r.ok("schema version " + std::to_string(st.schema_version()));
+    r.ok(DoctorCheck::k_schema, "schema version " + std::to_string(st.schema_version()));
     store::RowCounts c = store::count_rows(st);
-    r.ok("rows: " + std::to_string(c.primaries) + " primaries, " + std::to_string(c.tokens)
-         + " tokens, " + std::to_string(c.sealobjects) + " seal objects, "
-         + std::to_string(c.objects) + " objects");
+    r.ok(DoctorCheck::k_rows, "rows: " + std::to_string(c.primaries) + " primaries, "
+                                + std::to_string(c.tokens) + " tokens, "
+                                + std::to_string(c.sealobjects) + " seal objects, "
+                                + std::to_string(c.objects) + " objects");
   } catch (const Error& e) {
-    r.fail(std::string("store: ") + e.what(), e.hint());
+    r.fail(DoctorCheck::k_store, std::string("store: ") + e.what(), e.hint());
   }
 }
 
@@ -139,15 +144,16 @@ check_tools(Report& r)
   std::error_code ec;
   const std::string module = module_path();
   if (fs::exists(module, ec)) {
-    r.ok("PKCS#11 module: " + module);
+    r.ok(DoctorCheck::k_module, "PKCS#11 module: " + module);
   } else {
-    r.warn("PKCS#11 module: not installed at " + module,
+    r.warn(DoctorCheck::k_module, "PKCS#11 module: not installed at " + module,
            "install tpm2-ptool's module to use the tokens from ssh and other PKCS#11 clients");
   }
   if (auto up = upstream_module()) {
-    r.ok("upstream libtpm2_pkcs11: " + up->string() + " (reads the same store)");
+    r.ok(DoctorCheck::k_upstream_module,
+         "upstream libtpm2_pkcs11: " + up->string() + " (reads the same store)");
   } else {
-    r.ok("upstream libtpm2_pkcs11: not installed (not needed)");
+    r.ok(DoctorCheck::k_upstream_module, "upstream libtpm2_pkcs11: not installed (not needed)");
   }
   std::string found, missing;
   for (const char* tool : {"ssh", "ssh-add", "ssh-keygen"}) {
@@ -155,41 +161,50 @@ check_tools(Report& r)
     list += (list.empty() ? "" : " ") + std::string(tool);
   }
   if (missing.empty()) {
-    r.ok("OpenSSH: " + found);
+    r.ok(DoctorCheck::k_openssh, "OpenSSH: " + found);
   } else {
-    r.warn("OpenSSH: " + missing + " not found", "install openssh-client to use the tokens "
-                                                 "for SSH");
+    r.warn(DoctorCheck::k_openssh, "OpenSSH: " + missing + " not found",
+           "install openssh-client to use the tokens "
+           "for SSH");
   }
 }
 
-std::string
-doctor_check_name(const std::string& text)
+const char*
+doctor_check_name(DoctorCheck check)
 {
-  static const std::pair<const char*, const char*> k_prefixes[] = {
-    {"TCTI ", "tcti"},
-    {"resource manager", "resource-manager"},
-    {"TPM:", "tpm"},
-    {"addkey algorithms", "algorithms"},
-    {"persistent handle", "persistent-handles"},
-    {"primary ", "persistent-handles"},
-    {"dictionary-attack lockout", "lockout"},
-    {"loaded in the TPM", "loaded-handles"},
-    {"store directory", "store-permissions"},
-    {"store database", "store-permissions"},
-    {"store", "store"},
-    {"schema version", "schema"},
-    {"rows:", "rows"},
-    {"PKCS#11 module", "module"},
-    {"upstream libtpm2_pkcs11", "upstream-module"},
-    {"OpenSSH", "openssh"},
-  };
-  for (const auto& [prefix, name] : k_prefixes) {
-    if (text.starts_with(prefix)) {
-      return name;
-    }
+  switch (check) {
+  case DoctorCheck::k_tcti:
+    return "tcti";
+  case DoctorCheck::k_resource_manager:
+    return "resource-manager";
+  case DoctorCheck::k_tpm:
+    return "tpm";
+  case DoctorCheck::k_algorithms:
+    return "algorithms";
+  case DoctorCheck::k_persistent_handles:
+    return "persistent-handles";
+  case DoctorCheck::k_lockout:
+    return "lockout";
+  case DoctorCheck::k_loaded_handles:
+    return "loaded-handles";
+  case DoctorCheck::k_store:
+    return "store";
+  case DoctorCheck::k_store_permissions:
+    return "store-permissions";
+  case DoctorCheck::k_store_leftovers:
+    return "store-leftovers";
+  case DoctorCheck::k_schema:
+    return "schema";
+  case DoctorCheck::k_rows:
+    return "rows";
+  case DoctorCheck::k_module:
+    return "module";
+  case DoctorCheck::k_upstream_module:
+    return "upstream-module";
+  case DoctorCheck::k_openssh:
+    return "openssh";
   }
-  // A leftover file next to the store ("<path> exists; ...").
-  return text.find(" exists; ") != std::string::npos ? "store-leftovers" : "other";
+  return "other";
 }
 
 } // namespace ptool::cli

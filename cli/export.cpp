@@ -193,10 +193,10 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   // 5. Upstream's report (scripts grep object-auth); no secret when the user chose it.
   Entries report;
   if (!new_auth) {
-    report.emplace_back(str("object-auth"), str(std::string(objauth.view())));
+    report.emplace_back(str("object-auth"), YamlNode::secret_string(objauth));
   }
   report.emplace_back(str("primary-object"),
-                      YamlNode::map({{str("auth"), str(std::string(primary.objauth.view()))},
+                      YamlNode::map({{str("auth"), YamlNode::secret_string(primary.objauth)},
                                      {str("hierarchy"), str("owner")},
                                      {str("is_transient"), YamlNode::boolean(primary.transient)}}));
   print_document(YamlNode::map(std::move(report)), o.output);

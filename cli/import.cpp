@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // tpm2-ptool import: wrap an existing software key (PEM, DER, PKCS#8, OpenSSH, raw HMAC) with
 // TPM2_Import under a token's primary. Only the TPM-wrapped blob is stored.
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
 #include "cli/token_args.hpp"
+#include "core/c_handles.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/keys/attributes.hpp"
@@ -36,14 +39,32 @@ struct ImportOptions
   OutputFormat output;
 };
 
+// The private key file, read with read(2) straight into wiped memory (no stream buffer).
 SecureBytes
 read_key_file(const std::string& path)
 {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  constexpr size_t k_max_key_file = 1 << 20; // PEM / OpenSSH keys are a few KiB
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     throw_usage("cannot open --privkey file " + path);
   }
-  SecureBytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  SecureBytes data;
+  uint8_t buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break; // a directory (EISDIR) reads as empty, as the stream did
+    }
+    data.insert(data.end(), buf, buf + n); // a reallocation wipes the old buffer
+    if (data.size() > k_max_key_file) {
+      OPENSSL_cleanse(buf, sizeof(buf));
+      throw_usage("--privkey file " + path + " is larger than 1 MiB: not a private key file");
+    }
+  }
+  OPENSSL_cleanse(buf, sizeof(buf));
   if (data.empty()) {
     throw_usage("--privkey file " + path + " is empty");
   }

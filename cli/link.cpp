@@ -138,7 +138,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
       // Proves the primary is the key's parent; the last Load ends the session.
       pc.load(b.pub, b.priv, &b == &keys.back());
     } catch (const Error& e) {
-      throw Error(e.code(),
+      throw Error(e.reason(),
                   b.from + ": the key does not load under the token's primary (" + e.what() + ")",
                   "the key was created under another parent or another TPM");
     }

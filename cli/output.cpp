@@ -3,7 +3,14 @@
 
 #include "cli/completion.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
+
+#include "core/error.hpp"
 
 namespace ptool::cli {
 
@@ -37,9 +44,43 @@ key_report(const std::string& action, const std::string& id_hex, bool has_public
   return YamlNode::map(std::move(m));
 }
 
+namespace {
+
+// Writes `text` to stdout with write(2), past stdio's buffer (which is never wiped).
+void
+write_stdout(std::string_view text)
+{
+  std::cout.flush();
+  std::fflush(stdout);
+  while (!text.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      throw Error(ExitCode::k_general, "cannot write to standard output");
+    }
+    text.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+} // namespace
+
 void
 print_document(const YamlNode& doc, const OutputFormat& format, const char* yaml_tail)
 {
+  if (has_secret(doc)) {
+    // Seal auths, keys: built in wiped memory and written straight to the descriptor.
+    if (format.json()) {
+      format::JsonText out = format::json_text(doc);
+      write_stdout(out);
+    } else {
+      SecureBytes out = format::pyyaml_dump_secret(doc);
+      out.insert(out.end(), yaml_tail, yaml_tail + std::strlen(yaml_tail));
+      write_stdout(out.view());
+    }
+    return;
+  }
   if (format.json()) {
     std::cout << json_dump(doc);
   } else {

@@ -331,7 +331,7 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
     }
     write_public_file(pub_file, *line + "\n", true);
   } catch (const Error& e) {
-    throw Error(e.code(), std::string("the key was created, but ") + e.what(),
+    throw Error(e.reason(), std::string("the key was created, but ") + e.what(),
                 "print it with 'tpm2-ptool ssh-pubkey --label " + o.label + " --key-label "
                   + key_label + "'");
   }

@@ -26,10 +26,11 @@ struct VerifyOptions
 };
 
 // Upstream's values are Python str: the emitter quotes them exactly where PyYAML would.
+// Every one printed here is a secret, so it stays in wiped memory up to the write(2).
 YamlNode
-scalar(std::string_view s)
+secret(SecureBytes s)
 {
-  return str(std::string(s));
+  return YamlNode::secret_string(std::move(s));
 }
 
 YamlNode
@@ -115,7 +116,7 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
         pc.load(tpm::unmarshal_public(*pub), tpm::unmarshal_private(*priv), &obj == &*last_load);
       }
       SecureBytes auth = crypto::unwrap_auth(key, to_string(*enc));
-      auth_node = scalar(auth.view());
+      auth_node = secret(std::move(auth));
       enc_node = str(to_string(*enc));
     }
     objects.push_back(YamlNode::map({{str("auth"), std::move(auth_node)},
@@ -125,19 +126,19 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
 
   Entries pin;
   if (sopin) {
-    pin.emplace_back(str("so"), YamlNode::map({{str("seal-auth"), scalar(so_auth.view())}}));
+    pin.emplace_back(str("so"), YamlNode::map({{str("seal-auth"), secret(so_auth)}}));
   }
   if (userpin) {
-    pin.emplace_back(str("user"), YamlNode::map({{str("seal-auth"), scalar(user_auth.view())}}));
+    pin.emplace_back(str("user"), YamlNode::map({{str("seal-auth"), secret(user_auth)}}));
   }
   // Upstream prints the hex of the unsealed text (the key's 64 hex characters).
   Entries wrapping;
   if (userpin) {
-    wrapping.emplace_back(str("auth"), scalar(user_auth.view()));
+    wrapping.emplace_back(str("auth"), secret(user_auth));
   }
-  wrapping.emplace_back(str("hex"), scalar(to_hex(to_hex(key))));
+  wrapping.emplace_back(str("hex"), secret(to_secure_hex(to_secure_hex(key))));
   if (sopin) {
-    wrapping.emplace_back(str("soauth"), scalar(so_auth.view()));
+    wrapping.emplace_back(str("soauth"), secret(so_auth));
   }
   print_document(YamlNode::map({{str("config"), config_node(token.config)},
                                 {str("label"), str(o.label)},

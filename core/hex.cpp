@@ -16,6 +16,19 @@ to_hex(std::span<const uint8_t> data)
   return out;
 }
 
+SecureBytes
+to_secure_hex(std::span<const uint8_t> data)
+{
+  static constexpr char k_digits[] = "0123456789abcdef";
+  SecureBytes out;
+  out.reserve(data.size() * 2);
+  for (uint8_t b : data) {
+    out.push_back(static_cast<uint8_t>(k_digits[b >> 4]));
+    out.push_back(static_cast<uint8_t>(k_digits[b & 0xf]));
+  }
+  return out;
+}
+
 static int
 nibble(char c)
 {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/secure_bytes.hpp"
+
 namespace ptool {
 
 using Bytes = std::vector<uint8_t>;
@@ -19,6 +21,8 @@ to_hex(std::string_view s)
 {
   return to_hex(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
+// Lowercase hex of a secret, kept in wiped memory.
+SecureBytes to_secure_hex(std::span<const uint8_t> data);
 // Decodes even-length hex (either case); nullopt on any other input.
 std::optional<Bytes> from_hex(std::string_view hex);
 

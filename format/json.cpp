@@ -10,7 +10,7 @@ namespace ptool::format {
 namespace {
 
 void
-json_string(std::string& out, const std::string& s)
+json_string(JsonText& out, std::string_view s)
 {
   out += '"';
   for (size_t i = 0; i < s.size();) {
@@ -44,7 +44,7 @@ json_string(std::string& out, const std::string& s)
 }
 
 void
-json_value(std::string& out, const YamlNode& n, size_t indent)
+json_value(JsonText& out, const YamlNode& n, size_t indent)
 {
   std::string pad(indent + 2, ' ');
   switch (n.kind) {
@@ -58,7 +58,7 @@ json_value(std::string& out, const YamlNode& n, size_t indent)
     out += std::to_string(n.num);
     return;
   case YamlNode::Kind::k_str:
-    json_string(out, n.str);
+    json_string(out, n.text());
     return;
   case YamlNode::Kind::k_seq:
     if (n.items.empty()) {
@@ -96,12 +96,20 @@ json_value(std::string& out, const YamlNode& n, size_t indent)
 
 } // namespace
 
+JsonText
+json_text(const YamlNode& root)
+{
+  JsonText out;
+  json_value(out, root, 0);
+  out += "\n";
+  return out;
+}
+
 std::string
 json_dump(const YamlNode& root)
 {
-  std::string out;
-  json_value(out, root, 0);
-  return out + "\n";
+  JsonText out = json_text(root);
+  return std::string(out.begin(), out.end());
 }
 
 } // namespace ptool::format

@@ -15,4 +15,8 @@ namespace ptool::format {
 // DEL as \u007f. Ill-formed UTF-8 bytes become U+FFFD so the output is always valid JSON.
 std::string json_dump(const YamlNode& root);
 
+// The same text in memory that is wiped when freed, for documents with secret_string nodes.
+using JsonText = std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;
+JsonText json_text(const YamlNode& root);
+
 } // namespace ptool::format

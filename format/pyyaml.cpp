@@ -13,6 +13,10 @@ namespace ptool::format {
 
 namespace {
 
+// The emitter's buffers: wiped when freed, since a scalar may be a secret.
+using Text = std::basic_string<char32_t, std::char_traits<char32_t>, CleansingAllocator<char32_t>>;
+using Out = std::basic_string<char, std::char_traits<char>, CleansingAllocator<char>>;
+
 constexpr size_t k_best_width = 80;
 constexpr size_t k_best_indent = 2;
 
@@ -36,7 +40,7 @@ struct Analysis
 };
 
 Analysis
-analyze(const std::u32string& t)
+analyze(const Text& t)
 {
   Analysis a;
   if (t.empty()) {
@@ -117,7 +121,7 @@ analyze(const std::u32string& t)
 // What the serializer and representer hand the emitter for one scalar node.
 struct Scalar
 {
-  std::u32string text;
+  Text text;
   bool implicit_plain = true; // event.implicit[0]: the resolver reads the plain text back as
                               // the node's own tag
   size_t tag_length = 5;      // len(prepare_tag(tag)): "!!str", "!!int", "!!bool", "!!null"
@@ -142,8 +146,8 @@ to_scalar(const YamlNode& n)
     break;
   }
   default:
-    s.text = decode_utf8_lossless(n.str);
-    s.implicit_plain = resolve_plain(n.str) == YamlTag::k_str;
+    s.text = decode_utf8_lossless<Text>(n.text());
+    s.implicit_plain = resolve_plain(n.text()) == YamlTag::k_str;
     break;
   }
   return s;
@@ -154,7 +158,7 @@ to_scalar(const YamlNode& n)
 class Emitter
 {
 public:
-  std::string take() { return std::move(m_out); }
+  Out take() { return std::move(m_out); }
 
   void document(const YamlNode& root)
   {
@@ -463,7 +467,7 @@ private:
     }
   }
 
-  void write_ascii(const std::string& s)
+  void write_ascii(std::string_view s)
   {
     m_out += s;
     m_column += s.size();
@@ -523,7 +527,7 @@ private:
     write_indicator(U"\"", false);
   }
 
-  std::string m_out;
+  Out m_out;
   size_t m_column = 0;
   bool m_whitespace = true; // a stream starts as if after whitespace and an indent
   bool m_indention = true;
@@ -568,6 +572,16 @@ YamlNode::string(std::string v)
   YamlNode n;
   n.kind = Kind::k_str;
   n.str = std::move(v);
+  return n;
+}
+
+YamlNode
+YamlNode::secret_string(SecureBytes v)
+{
+  YamlNode n;
+  n.kind = Kind::k_str;
+  n.secret = true;
+  n.secret_text = std::move(v);
   return n;
 }
 
@@ -624,7 +638,28 @@ pyyaml_dump(const YamlNode& root)
 {
   Emitter e;
   e.document(root);
-  return e.take();
+  Out out = e.take();
+  return std::string(out.begin(), out.end());
+}
+
+SecureBytes
+pyyaml_dump_secret(const YamlNode& root)
+{
+  Emitter e;
+  e.document(root);
+  Out out = e.take();
+  return SecureBytes(out.begin(), out.end());
+}
+
+bool
+has_secret(const YamlNode& node)
+{
+  return node.secret
+         || std::any_of(node.items.begin(), node.items.end(),
+                        [](const YamlNode& n) { return has_secret(n); })
+         || std::any_of(node.entries.begin(), node.entries.end(), [](const YamlEntry& e) {
+              return has_secret(e.first) || has_secret(e.second);
+            });
 }
 
 } // namespace ptool::format

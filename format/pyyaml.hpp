@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/secure_bytes.hpp"
+
 // Output in the exact shape of PyYAML's `yaml.safe_dump(x, default_flow_style=False)`, which
 // upstream's tpm2_ptool prints and scripts parse or grep (docs/store-format.md §6): block style,
 // keys sorted, 2-space indent, sequences in mappings not indented, line width 80, strings quoted
@@ -22,7 +24,9 @@ struct YamlNode
   Kind kind = Kind::k_null;
   bool flag = false;
   int64_t num = 0;
-  std::string str;
+  std::string str;     // k_str, unless `secret`
+  bool secret = false; // k_str held in `secret_text`: seal auths, keys
+  SecureBytes secret_text;
   std::vector<YamlNode> items;    // k_seq
   std::vector<YamlEntry> entries; // k_map, sorted when dumped
 
@@ -30,6 +34,10 @@ struct YamlNode
   static YamlNode boolean(bool v);
   static YamlNode integer(int64_t v);
   static YamlNode string(std::string v);
+  // A string scalar that is a secret: its text never enters a std::string, here or in the
+  // emitter (dump it with pyyaml_dump_secret).
+  static YamlNode secret_string(SecureBytes v);
+  std::string_view text() const { return secret ? secret_text.view() : std::string_view(str); }
   static YamlNode seq(std::vector<YamlNode> v);
   static YamlNode map(std::vector<YamlEntry> v);
 };
@@ -46,6 +54,10 @@ struct YamlEntry
 // "...\n" as PyYAML's does). Python's print() adds one more "\n", which callers add where
 // upstream does.
 std::string pyyaml_dump(const YamlNode& root);
+// The same text in wiped memory, for documents with secret_string nodes.
+SecureBytes pyyaml_dump_secret(const YamlNode& root);
+// Whether `node` or anything under it is a secret_string.
+bool has_secret(const YamlNode& node);
 
 // The entries of a k_map in the order pyyaml_dump writes them: Python's sorted() (integers
 // by value, strings by code point); keys of mixed kinds stay in insertion order, as PyYAML

@@ -59,19 +59,6 @@ first_invalid_utf8(std::string_view s)
   return std::nullopt;
 }
 
-std::u32string
-decode_utf8_lossless(std::string_view s)
-{
-  std::u32string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    Utf8Char u = decode_utf8_at(s, i);
-    out.push_back(u.code_point);
-    i += u.length ? u.length : 1;
-  }
-  return out;
-}
-
 std::string
 replace_invalid_utf8(std::string_view s)
 {
@@ -88,26 +75,6 @@ replace_invalid_utf8(std::string_view s)
     }
   }
   return out;
-}
-
-void
-append_utf8(std::string& out, char32_t c)
-{
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xc0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xe0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (c & 0x3f));
-  }
 }
 
 } // namespace ptool::format

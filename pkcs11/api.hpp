@@ -20,7 +20,6 @@ CK_RV get_mechanism_info(Module& m, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
                          CK_MECHANISM_INFO_PTR info);
 
 // sessions.cpp
-bool is_lockout(const Error& e); // TPM dictionary-attack lockout (vs. a wrong PIN)
 CK_RV open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out);
 CK_RV close_session(Module& m, CK_SESSION_HANDLE h);
 CK_RV close_all_sessions(Module& m, CK_SLOT_ID slot);

@@ -18,18 +18,7 @@ rv_from(const Error& e)
   // "PKCS#11 login failed: error 48" after asking for the PIN.
   log(e.code() == ExitCode::k_tcti ? LogLevel::k_error : LogLevel::k_warn,
       std::string(e.what()) + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
-  switch (e.code()) {
-  case ExitCode::k_auth:
-    return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
-  case ExitCode::k_tcti:
-    return CKR_DEVICE_ERROR;
-  case ExitCode::k_usage:
-    return CKR_ARGUMENTS_BAD;
-  case ExitCode::k_unsupported:
-    return CKR_MECHANISM_INVALID;
-  default:
-    return CKR_FUNCTION_FAILED;
-  }
+  return rv_of(e.reason());
 }
 
 template<typename F>

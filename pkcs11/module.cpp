@@ -418,7 +418,7 @@ Module::load_key(TokenState& ts, const Object& obj)
       break;
     } catch (const Error& e) {
       // Without a resource manager the TPM holds few objects: make room and try again.
-      if (ts.loaded.empty() || e.hint().rfind("the TPM has no free slots", 0) != 0) {
+      if (ts.loaded.empty() || !tpm::is_tpm_full(e)) {
         throw;
       }
       auto oldest =

@@ -6,7 +6,36 @@
 
 #include <string>
 
+#include "core/error.hpp"
+
 namespace ptool::p11 {
+
+// The CK_RV a ptool::Error of this reason answers a PKCS#11 call with (the module's one
+// table; the CLI's is exit_code_of in core/error.hpp).
+constexpr CK_RV
+rv_of(Reason reason)
+{
+  switch (reason) {
+  case Reason::k_wrong_auth:
+    return CKR_PIN_INCORRECT;
+  case Reason::k_lockout:
+    return CKR_PIN_LOCKED;
+  case Reason::k_unreachable:
+    return CKR_DEVICE_ERROR;
+  case Reason::k_usage:
+    return CKR_ARGUMENTS_BAD;
+  case Reason::k_unsupported:
+    return CKR_MECHANISM_INVALID;
+  case Reason::k_general:
+  case Reason::k_tpm_full:
+  case Reason::k_not_found:
+  case Reason::k_store:
+  case Reason::k_attest_failed:
+  case Reason::k_attest_policy:
+    break;
+  }
+  return CKR_FUNCTION_FAILED;
+}
 
 // Thrown inside the module to answer a call with `rv`; entry.cpp turns it into the return
 // value. Other exceptions are mapped there too (see entry.cpp).

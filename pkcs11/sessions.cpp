@@ -7,12 +7,6 @@
 
 namespace ptool::p11 {
 
-bool
-is_lockout(const Error& e)
-{
-  return tpm::is_lockout(e);
-}
-
 CK_RV
 open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR out)
 {
@@ -110,7 +104,7 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
       m.logout(ts); // close the TPM again: nothing else needs it
     }
     if (e.code() == ExitCode::k_auth) {
-      return is_lockout(e) ? CKR_PIN_LOCKED : CKR_PIN_INCORRECT;
+      return rv_of(e.reason()); // a wrong PIN or the TPM's lockout
     }
     throw;
   }

@@ -13,8 +13,8 @@ count(const Store& st, const char* table)
   std::string sql = std::string("SELECT count(*) FROM ") + table;
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(st.db(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-    throw Error(ExitCode::k_general, "cannot count rows of " + std::string(table) + " in "
-                                       + st.path().string() + ": " + sqlite3_errmsg(st.db()));
+    throw Error(Reason::k_store, "cannot count rows of " + std::string(table) + " in "
+                                   + st.path().string() + ": " + sqlite3_errmsg(st.db()));
   }
   SqliteStmt stmt(raw);
   return sqlite3_step(stmt.get()) == SQLITE_ROW ? sqlite3_column_int64(stmt.get(), 0) : 0;

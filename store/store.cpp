@@ -85,7 +85,7 @@ REPLACE INTO schema (id, schema_version) VALUES (1, 8);
 Error
 query_too_long(const fs::path& file)
 {
-  return Error(ExitCode::k_general,
+  return Error(Reason::k_store,
                file.string() + ": a query ran more than " + std::to_string(k_max_query_steps)
                  + " steps and was stopped: the store is crafted or damaged",
                "nothing was changed; restore the store from a backup");
@@ -149,6 +149,13 @@ public:
     int n = sqlite3_column_bytes(m_stmt.get(), col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
   }
+  // A TEXT or BLOB column that holds a secret (pobjects.objauth), copied into wiped memory.
+  SecureBytes secret(int col) const
+  {
+    const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(m_stmt.get(), col));
+    auto n = static_cast<size_t>(sqlite3_column_bytes(m_stmt.get(), col));
+    return p ? SecureBytes(p, p + n) : SecureBytes();
+  }
   Bytes blob(int col) const
   {
     const void* p = sqlite3_column_blob(m_stmt.get(), col);
@@ -171,22 +178,22 @@ private:
   {
     std::string msg = m_store.path().string() + ": " + sqlite3_errmsg(m_store.db());
     if (rc == SQLITE_NOTADB) {
-      throw Error(ExitCode::k_general, m_store.path().string() + " is not an SQLite database",
+      throw Error(Reason::k_store, m_store.path().string() + " is not an SQLite database",
                   "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
     }
     if (rc == SQLITE_FULL) {
-      throw Error(ExitCode::k_general, msg, "the disk is full; nothing was written");
+      throw Error(Reason::k_store, msg, "the disk is full; nothing was written");
     }
     if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_PERM) {
-      throw Error(ExitCode::k_general, msg, "check the store's permissions");
+      throw Error(Reason::k_store, msg, "check the store's permissions");
     }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-      throw Error(ExitCode::k_general, msg, "another process holds the store; try again");
+      throw Error(Reason::k_store, msg, "another process holds the store; try again");
     }
     if (rc == SQLITE_INTERRUPT) {
       throw query_too_long(m_store.path());
     }
-    throw Error(ExitCode::k_general, msg);
+    throw Error(Reason::k_store, msg);
   }
 
   const Store& m_store;
@@ -213,9 +220,7 @@ primary_from(const Stmt& st, const Store& store)
   } catch (const std::exception& e) {
     bad_row(store, "pobjects", p.id, e);
   }
-  std::string auth = st.text(3);
-  p.objauth = SecureBytes::from(auth);
-  OPENSSL_cleanse(auth.data(), auth.size());
+  p.objauth = st.secret(3);
   return p;
 }
 
@@ -263,14 +268,14 @@ check_path_is_ours(const fs::path& path, const char* what, bool follow = false)
     return;
   }
   if (S_ISLNK(st.st_mode)) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 std::string(what) + " " + path.string()
                   + " is a symbolic link; refusing to follow it",
                 "give the real path with --path / TPM2_PKCS11_STORE, or remove the link if you "
                 "did not make it");
   }
   if (st.st_uid != geteuid() && st.st_uid != 0) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 std::string(what) + " " + path.string() + " belongs to uid "
                   + std::to_string(st.st_uid) + ", not to you (uid " + std::to_string(geteuid())
                   + ") or root: its owner could read or replace the store",
@@ -292,7 +297,7 @@ ensure_dir(const fs::path& dir)
   }
   fs::create_directories(dir.parent_path(), ec);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 "cannot create store directory " + dir.string() + ": " + std::strerror(errno));
   }
   // mkdir never follows a link in the last component, but one may have appeared (EEXIST).
@@ -312,8 +317,7 @@ ensure_db_file(const fs::path& db_path)
     return;
   }
   if (!fd) {
-    throw Error(ExitCode::k_general,
-                "cannot create " + db_path.string() + ": " + std::strerror(errno),
+    throw Error(Reason::k_store, "cannot create " + db_path.string() + ": " + std::strerror(errno),
                 "check the store directory's permissions");
   }
 }
@@ -338,7 +342,7 @@ throw_permission(const fs::path& what, const fs::path& owned)
 {
   std::optional<std::string> owner = owner_name(owned);
   std::string whose = owner ? " (the store of " + *owner + ")" : "";
-  throw Error(ExitCode::k_general, "permission denied: cannot open " + what.string() + whose,
+  throw Error(Reason::k_store, "permission denied: cannot open " + what.string() + whose,
               (owner ? "run tpm2-ptool as " + *owner + ", or use" : "use")
                 + " --path (or TPM2_PKCS11_STORE) for a store of your own");
 }
@@ -458,8 +462,7 @@ harden_connection(sqlite3* db, const fs::path& file)
     && sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off) == SQLITE_OK && off == 0
     && sqlite3_exec(db, "PRAGMA trusted_schema = OFF", nullptr, nullptr, nullptr) == SQLITE_OK;
   if (!ok) {
-    throw Error(ExitCode::k_general,
-                "cannot open " + file.string() + " safely: " + sqlite3_errmsg(db),
+    throw Error(Reason::k_store, "cannot open " + file.string() + " safely: " + sqlite3_errmsg(db),
                 "this SQLite library lacks SQLITE_DBCONFIG_DEFENSIVE / trusted_schema (3.31+)");
   }
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, k_max_value_bytes);
@@ -472,7 +475,7 @@ harden_connection(sqlite3* db, const fs::path& file)
         [](void* p) { std::unique_ptr<QueryBudget>(static_cast<QueryBudget*>(p)); })
       != SQLITE_OK) {
     // SQLite has already called the destructor on `budget` (sqlite3_create_function_v2).
-    throw Error(ExitCode::k_general, "cannot open " + file.string() + ": " + sqlite3_errmsg(db));
+    throw Error(Reason::k_store, "cannot open " + file.string() + ": " + sqlite3_errmsg(db));
   }
   sqlite3_trace_v2(db, SQLITE_TRACE_STMT, statement_started, budget);
   sqlite3_progress_handler(db, k_progress_period, bound_queries, budget);
@@ -505,7 +508,7 @@ Store::open(const fs::path& dir, Mode mode)
   SqliteDb db(raw);
   if (rc != SQLITE_OK) {
     bool link = (rc & 0xff) == SQLITE_CANTOPEN && is_link(db_path);
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 "cannot open " + db_path.string() + ": "
                   + (link ? std::string("it is a symbolic link")
                           : std::string(raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc))),
@@ -546,7 +549,7 @@ Store::check_schema(Mode mode)
       Stmt count(*this, "SELECT count(*) FROM sqlite_master WHERE type='table'");
       count.step();
       if (count.integer(0) != 0) {
-        throw Error(ExitCode::k_general,
+        throw Error(Reason::k_store,
                     m_path.string() + " has tables but no schema version: not a tpm2-pkcs11 store",
                     "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
       }
@@ -560,17 +563,17 @@ Store::check_schema(Mode mode)
                 "create a primary with 'tpm2-ptool init'");
   }
   if (*version == 0) {
-    throw Error(ExitCode::k_general, m_path.string() + " has an empty schema table",
+    throw Error(Reason::k_store, m_path.string() + " has an empty schema table",
                 "the store is damaged; restore it from a backup");
   }
   if (*version > 9) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 m_path.string() + " has schema version " + std::to_string(*version)
                   + ", newer than this tool understands (8 and 9)",
                 "use the tpm2-pkcs11 release that wrote it, or upgrade tpm2-ptool");
   }
   if (*version < k_schema_version) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 m_path.string() + " has old schema version " + std::to_string(*version),
                 "upgrade it with 'tpm2_ptool dbup' (a backup is kept)");
   }
@@ -588,7 +591,7 @@ Store::check_tables() const
     type.bind(1, std::string_view(t.name));
     std::string kind = type.step() ? type.text(0) : std::string();
     if (kind != "table") {
-      throw Error(ExitCode::k_general,
+      throw Error(Reason::k_store,
                   m_path.string() + ": '" + t.name + "' is "
                     + (kind.empty() ? std::string("missing") : "a " + kind + ", not a table")
                     + ": not a tpm2-pkcs11 store (crafted or damaged)",
@@ -603,7 +606,7 @@ Store::check_tables() const
     }
     for (std::string_view c : t.columns) {
       if (std::find(have.begin(), have.end(), c) == have.end()) {
-        throw Error(ExitCode::k_general,
+        throw Error(Reason::k_store,
                     m_path.string() + ": table '" + t.name + "' has no column '" + std::string(c)
                       + "': not a tpm2-pkcs11 store (crafted or damaged)",
                     "nothing was read from it; restore the store from a backup");
@@ -620,14 +623,14 @@ Store::exec(const char* sql)
   std::string msg = err ? err : sqlite3_errstr(rc);
   sqlite3_free(err);
   if (rc == SQLITE_NOTADB) {
-    throw Error(ExitCode::k_general, m_path.string() + " is not an SQLite database",
+    throw Error(Reason::k_store, m_path.string() + " is not an SQLite database",
                 "point --path / TPM2_PKCS11_STORE at a tpm2-pkcs11 store directory");
   }
   if (rc == SQLITE_INTERRUPT) {
     throw query_too_long(m_path);
   }
   if (rc != SQLITE_OK) {
-    throw Error(ExitCode::k_general, m_path.string() + ": " + msg,
+    throw Error(Reason::k_store, m_path.string() + ": " + msg,
                 rc == SQLITE_FULL ? "the disk is full; nothing was written" : "");
   }
 }

@@ -29,7 +29,7 @@ constexpr int k_busy_timeout_ms = 60000;
 [[noreturn]] void
 fail(sqlite3* db, const fs::path& file, const std::string& what)
 {
-  throw Error(ExitCode::k_general,
+  throw Error(Reason::k_store,
               file.string() + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "cannot open"),
               "the store was not changed");
 }
@@ -75,6 +75,15 @@ column_text(sqlite3_stmt* st, int col)
   return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
 }
 
+// A column that holds a secret (pobjects.objauth), copied into wiped memory.
+SecureBytes
+column_secret(sqlite3_stmt* st, int col)
+{
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(st, col));
+  auto n = static_cast<size_t>(sqlite3_column_bytes(st, col));
+  return p ? SecureBytes(p, p + n) : SecureBytes();
+}
+
 // schema_version, or nullopt for a database without the schema table (new / not a store).
 std::optional<int>
 read_version(sqlite3* db, const fs::path& file)
@@ -85,7 +94,7 @@ read_version(sqlite3* db, const fs::path& file)
   }
   SqliteStmt v = prepare(db, file, "SELECT schema_version FROM schema WHERE id=1");
   if (sqlite3_step(v.get()) != SQLITE_ROW) {
-    throw Error(ExitCode::k_general, file.string() + " has an empty schema table",
+    throw Error(Reason::k_store, file.string() + " has an empty schema table",
                 "the store is damaged; restore it from a backup");
   }
   return sqlite3_column_int(v.get(), 0);
@@ -160,13 +169,13 @@ CREATE TABLE pobjects2(
     p.esys_tr = Bytes(handle.begin(), handle.end());
     std::string hierarchy = column_text(rd.get(), 1);
     std::string config = emit_primary_config(p);
-    std::string auth = column_text(rd.get(), 3);
+    SecureBytes auth = column_secret(rd.get(), 3);
     sqlite3_reset(wr.get());
     sqlite3_bind_int64(wr.get(), 1, sqlite3_column_int64(rd.get(), 0));
     sqlite3_bind_text(wr.get(), 2, hierarchy.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(wr.get(), 3, config.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(wr.get(), 4, auth.c_str(), static_cast<int>(auth.size()), SQLITE_TRANSIENT);
-    OPENSSL_cleanse(auth.data(), auth.size());
+    sqlite3_bind_text(wr.get(), 4, auth.empty() ? "" : reinterpret_cast<const char*>(auth.data()),
+                      static_cast<int>(auth.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(wr.get()) != SQLITE_DONE) {
       fail(db, f, "cannot convert pobjects");
     }
@@ -198,7 +207,7 @@ rewrite_objects(sqlite3* db, const fs::path& f, const std::function<bool(AttrMap
     try {
       attrs = parse_attrs(column_text(rd.get(), 1));
     } catch (const std::exception& e) {
-      throw Error(ExitCode::k_general,
+      throw Error(Reason::k_store,
                   f.string() + ": tobjects row " + std::to_string(id)
                     + " is unreadable: " + e.what(),
                   "the store was not changed");
@@ -328,7 +337,7 @@ upgrade_store(const fs::path& dir)
     return {k_schema_version, k_schema_version};
   }
   if (*version > 9) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 db_path.string() + " has schema version " + std::to_string(*version)
                   + ", newer than this tool understands (up to 9)",
                 "use the tpm2-pkcs11 release that wrote it");
@@ -337,7 +346,7 @@ upgrade_store(const fs::path& dir)
     return {*version, *version};
   }
   if (*version < 1) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 db_path.string() + " has invalid schema version " + std::to_string(*version));
   }
 
@@ -350,12 +359,11 @@ upgrade_store(const fs::path& dir)
   Fd bak_fd(::open(bak_path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, st.st_mode & 0777));
   if (!bak_fd) {
     if (errno == EEXIST) {
-      throw Error(ExitCode::k_general,
-                  bak_path.string() + " exists: an earlier upgrade did not finish",
+      throw Error(Reason::k_store, bak_path.string() + " exists: an earlier upgrade did not finish",
                   "check which file is intact, then move " + bak_path.filename().string()
                     + " out of the way and run dbup again");
     }
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 "cannot create " + bak_path.string() + ": " + std::strerror(errno));
   }
   BackupFile bak(bak_path);
@@ -375,7 +383,7 @@ upgrade_store(const fs::path& dir)
     int rc = backup ? sqlite3_backup_step(backup.get(), -1) : SQLITE_ERROR;
     backup.reset();
     if (rc != SQLITE_DONE) {
-      throw Error(ExitCode::k_general,
+      throw Error(Reason::k_store,
                   "cannot copy " + db_path.string() + " to " + bak_path.filename().string() + ": "
                     + sqlite3_errstr(rc),
                   "the store was not changed");
@@ -386,8 +394,7 @@ upgrade_store(const fs::path& dir)
     exec(dst.get(), bak_path, "COMMIT;");
   }
   if (::rename(bak_path.c_str(), db_path.c_str()) != 0) {
-    throw Error(ExitCode::k_general,
-                "cannot replace " + db_path.string() + ": " + std::strerror(errno),
+    throw Error(Reason::k_store, "cannot replace " + db_path.string() + ": " + std::strerror(errno),
                 "the store was not changed");
   }
   bak.done();

@@ -33,11 +33,7 @@ random_bytes(size_t n)
 SecureBytes
 random_hex(size_t n)
 {
-  SecureBytes raw = random_bytes(n);
-  std::string hex = to_hex(raw);
-  SecureBytes out = SecureBytes::from(hex);
-  OPENSSL_cleanse(hex.data(), hex.size());
-  return out;
+  return to_secure_hex(random_bytes(n));
 }
 
 Bytes
@@ -61,10 +57,7 @@ hash_pass(std::span<const uint8_t> pin, std::string_view salt)
   if (EVP_Digest(input.data(), input.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
     openssl_fail("SHA-256");
   }
-  std::string hex = to_hex(std::span(md.data(), 16));
-  SecureBytes out = SecureBytes::from(hex);
-  OPENSSL_cleanse(hex.data(), hex.size());
-  return out;
+  return to_secure_hex(std::span(md.data(), 16));
 }
 
 std::string

@@ -80,13 +80,13 @@ constexpr const char* k_full_hint =
 bool
 is_tpm_full(const Error& e)
 {
-  return e.code() == ExitCode::k_general && e.hint() == k_full_hint;
+  return e.reason() == Reason::k_tpm_full;
 }
 
 bool
 is_lockout(const Error& e)
 {
-  return e.code() == ExitCode::k_auth && e.hint().starts_with(k_lockout_hint);
+  return e.reason() == Reason::k_lockout;
 }
 
 bool
@@ -108,6 +108,32 @@ is_unsupported_parameter(TSS2_RC rc)
   }
 }
 
+Reason
+reason_of_rc(TSS2_RC rc)
+{
+  if (rc == TSS2_RC_SUCCESS) {
+    return Reason::k_general;
+  }
+  TSS2_RC code = tpm_code(rc);
+  if (code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) {
+    return Reason::k_wrong_auth;
+  }
+  if (code == TPM2_RC_LOCKOUT) {
+    return Reason::k_lockout;
+  }
+  if (code == TPM2_RC_COMMAND_CODE || is_unsupported_parameter(rc)) {
+    return Reason::k_unsupported;
+  }
+  if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY
+      || code == TPM2_RC_OBJECT_HANDLES || code == TPM2_RC_SESSION_HANDLES) {
+    return Reason::k_tpm_full;
+  }
+  if (code == TPM2_RC_INITIALIZE || is_transport_failure(rc)) {
+    return Reason::k_unreachable;
+  }
+  return Reason::k_general;
+}
+
 void
 check_rc(TSS2_RC rc, const char* what, AuthKind auth)
 {
@@ -116,35 +142,35 @@ check_rc(TSS2_RC rc, const char* what, AuthKind auth)
   }
   std::string message = std::string(what) + " failed: " + Tss2_RC_Decode(rc);
   TSS2_RC code = tpm_code(rc);
-  if (code == TPM2_RC_AUTH_FAIL || code == TPM2_RC_BAD_AUTH) {
-    throw TpmError(rc, ExitCode::k_auth, message, auth_hint(auth));
+  Reason reason = reason_of_rc(rc);
+  std::string hint;
+  switch (reason) {
+  case Reason::k_wrong_auth:
+    hint = auth_hint(auth);
+    break;
+  case Reason::k_lockout:
+    hint = k_lockout_hint;
+    break;
+  case Reason::k_unsupported:
+    hint = code == TPM2_RC_COMMAND_CODE ? "this TPM does not implement the command"
+                                        : "this TPM does not support these parameters";
+    break;
+  case Reason::k_tpm_full:
+    hint = k_full_hint;
+    break;
+  case Reason::k_unreachable:
+    hint = code == TPM2_RC_INITIALIZE
+             ? "the TPM was not started: run 'tpm2_startup -c'"
+             : "is the TPM reachable? check --tcti / TPM2TOOLS_TCTI and that the TPM or "
+               "simulator is running";
+    break;
+  default:
+    if (code == TPM2_RC_HIERARCHY) {
+      hint = "the owner hierarchy is disabled on this TPM";
+    }
+    break;
   }
-  if (code == TPM2_RC_LOCKOUT) {
-    throw TpmError(rc, ExitCode::k_auth, message, k_lockout_hint);
-  }
-  if (code == TPM2_RC_HIERARCHY) {
-    throw TpmError(rc, ExitCode::k_general, message, "the owner hierarchy is disabled on this TPM");
-  }
-  if (code == TPM2_RC_COMMAND_CODE) {
-    throw TpmError(rc, ExitCode::k_unsupported, message, "this TPM does not implement the command");
-  }
-  if (is_unsupported_parameter(rc)) {
-    throw TpmError(rc, ExitCode::k_unsupported, message,
-                   "this TPM does not support these parameters");
-  }
-  if (code == TPM2_RC_OBJECT_MEMORY || code == TPM2_RC_SESSION_MEMORY
-      || code == TPM2_RC_OBJECT_HANDLES || code == TPM2_RC_SESSION_HANDLES) {
-    throw TpmError(rc, ExitCode::k_general, message, k_full_hint);
-  }
-  if (code == TPM2_RC_INITIALIZE) {
-    throw TpmError(rc, ExitCode::k_tcti, message, "the TPM was not started: run 'tpm2_startup -c'");
-  }
-  if (is_transport_failure(rc)) {
-    throw TpmError(rc, ExitCode::k_tcti, message,
-                   "is the TPM reachable? check --tcti / TPM2TOOLS_TCTI and that the TPM or "
-                   "simulator is running");
-  }
-  throw TpmError(rc, ExitCode::k_general, message);
+  throw TpmError(rc, reason, message, hint);
 }
 
 std::optional<std::string>
@@ -394,7 +420,7 @@ deserialize_tr(ESYS_CONTEXT* ctx, std::span<const uint8_t> data)
   ESYS_TR tr = ESYS_TR_NONE;
   TSS2_RC rc = Esys_TR_Deserialize(ctx, data.data(), data.size(), &tr);
   if (rc != TSS2_RC_SUCCESS) {
-    throw Error(ExitCode::k_general,
+    throw Error(Reason::k_store,
                 std::string("the primary object's serialized handle in the store is unreadable: ")
                   + Tss2_RC_Decode(rc));
   }
@@ -430,7 +456,7 @@ unmarshal_public(std::span<const uint8_t> data)
   size_t offset = 0;
   if (Tss2_MU_TPM2B_PUBLIC_Unmarshal(data.data(), data.size(), &offset, &pub) != TSS2_RC_SUCCESS
       || offset != data.size()) {
-    throw Error(ExitCode::k_general, "a TPM2B_PUBLIC blob in the store is malformed");
+    throw Error(Reason::k_store, "a TPM2B_PUBLIC blob in the store is malformed");
   }
   return pub;
 }
@@ -442,7 +468,7 @@ unmarshal_private(std::span<const uint8_t> data)
   size_t offset = 0;
   if (Tss2_MU_TPM2B_PRIVATE_Unmarshal(data.data(), data.size(), &offset, &priv) != TSS2_RC_SUCCESS
       || offset != data.size()) {
-    throw Error(ExitCode::k_general, "a TPM2B_PRIVATE blob in the store is malformed");
+    throw Error(Reason::k_store, "a TPM2B_PRIVATE blob in the store is malformed");
   }
   return priv;
 }

@@ -27,8 +27,8 @@ enum class AuthKind {
 class TpmError : public Error
 {
 public:
-  TpmError(TSS2_RC rc, ExitCode code, std::string message, std::string hint = {})
-      : Error(code, std::move(message), std::move(hint)), m_rc(rc)
+  TpmError(TSS2_RC rc, Reason reason, std::string message, std::string hint = {})
+      : Error(reason, std::move(message), std::move(hint)), m_rc(rc)
   {}
   TSS2_RC rc() const { return m_rc; }
 
@@ -47,11 +47,16 @@ bool is_lost_tpm(const Error& e);
 // TCTI unreachable, unsupported parameters, out of TPM memory).
 void check_rc(TSS2_RC rc, const char* what, AuthKind auth = AuthKind::k_none);
 
-// True when `e` (from check_rc) is the TPM's dictionary-attack lockout rather than a wrong
-// auth value; both have ExitCode::k_auth.
+// The Reason check_rc gives a failed `rc`: wrong auth (TPM_RC_AUTH_FAIL, TPM_RC_BAD_AUTH),
+// lockout, TPM full (object / session memory or handles), unreachable (TCTI and transport
+// failures, TPM_RC_INITIALIZE), unsupported (command code, algorithm parameters), else general.
+Reason reason_of_rc(TSS2_RC rc);
+
+// True when `e` is the TPM's dictionary-attack lockout (Reason::k_lockout) rather than a
+// wrong auth value; both have ExitCode::k_auth.
 bool is_lockout(const Error& e);
 
-// True when `e` (from check_rc) says the TPM is out of object or session memory or handles
+// True when `e` (Reason::k_tpm_full) says the TPM is out of object or session memory or handles
 // (TPM_RC_OBJECT_MEMORY, TPM_RC_SESSION_MEMORY, …): never a sign of an evicted or cleared
 // object.
 bool is_tpm_full(const Error& e);

@@ -241,7 +241,7 @@ unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const u
     std::string note = lockout_note(pc.ctx());
     std::string hint = e.hint() + (note.empty() ? "" : "; " + note);
     if (is_lockout(e)) {
-      throw Error(ExitCode::k_auth, e.what(), hint);
+      throw Error(Reason::k_lockout, e.what(), hint);
     }
     throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", hint);
   }
@@ -520,7 +520,7 @@ clear_lockout(ESYS_CONTEXT* ctx, std::span<const uint8_t> lockout_auth)
                                               session ? session->get() : ESYS_TR_PASSWORD,
                                               ESYS_TR_NONE, ESYS_TR_NONE);
   if (rc != TSS2_RC_SUCCESS && (rc & ~TSS2_RC_LAYER_MASK) == TPM2_RC_LOCKOUT) {
-    throw Error(ExitCode::k_auth,
+    throw Error(Reason::k_lockout,
                 std::string("TPM2_DictionaryAttackLockReset failed: ") + Tss2_RC_Decode(rc),
                 "the lockout hierarchy itself is locked after a wrong lockout auth: wait for "
                 "its recovery time ('tpm2-ptool doctor' shows the TPM's settings)");
