@@ -13,6 +13,7 @@
 #include "cli/output.hpp"
 #include "cli/doctor.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 #include "core/tpm/evict.hpp"
@@ -25,14 +26,6 @@ namespace ptool::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string
-hex_handle(TPM2_HANDLE h)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", h);
-  return buf;
-}
 
 std::string
 tcti_source(const GlobalOptions& g)
@@ -110,22 +103,22 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       for (int64_t id : it->second) {
         ids += (ids.empty() ? "" : ", ") + std::to_string(id);
       }
-      r.ok("persistent handle " + hex_handle(h) + ": primary " + ids);
+      r.ok("persistent handle " + hex32(h) + ": primary " + ids);
       used.erase(it);
     } else if (auto tmpl = tpm::matching_primary_template(ctx, h)) {
       // Never "unused": other stores (other users, other --path) and other tools may hang
       // their keys under it, and this store cannot see them.
-      r.ok("persistent handle " + hex_handle(h) + ": a " + *tmpl
+      r.ok("persistent handle " + hex32(h) + ": a " + *tmpl
            + " primary not used by this store (other stores or tools may own it; to use it "
              "here: 'tpm2-ptool init --primary-handle "
-           + hex_handle(h) + "')");
+           + hex32(h) + "')");
     } else {
-      r.ok("persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
+      r.ok("persistent handle " + hex32(h) + ": not a tpm2-ptool primary");
     }
   }
   for (const auto& [h, ids] : used) {
     for (int64_t id : ids) {
-      r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
+      r.fail("primary " + std::to_string(id) + " uses persistent handle " + hex32(h)
                + ", which is empty in this TPM",
              "re-create it from its template with 'tpm2-ptool init --repair --pid "
                + std::to_string(id)

@@ -25,6 +25,7 @@
 #include "core/keys/ssh_summary.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -228,22 +229,13 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   SecureBytes wrapping_key;
   SealObject seal;
-  std::string user_salt;
   if (reuse) {
-    wrapping_key = tpm::unseal_wrapping_key(pc, reuse->chosen_seal(), reuse->pin.pin);
+    wrapping_key = token::unseal_wrapping_key(pc, reuse->chosen_seal(), reuse->pin.pin);
   } else {
-    // As addtoken: the wrapping key is sealed as its hex text under each PIN.
-    SecureBytes wrapping_key_hex = crypto::random_hex(32);
-    user_salt = std::string(crypto::random_hex(32).view());
-    std::string so_salt(crypto::random_hex(32).view());
-    SecureBytes user_auth = crypto::hash_pass(userpin, user_salt);
-    SecureBytes so_auth = crypto::hash_pass(sopin, so_salt);
-    tpm::CreatedObject user = pc.create(tpm::seal_template(), user_auth, wrapping_key_hex, false);
-    tpm::CreatedObject so = pc.create(tpm::seal_template(), so_auth, wrapping_key_hex, false);
-    seal.user =
-      SealBlobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), user_salt};
-    seal.so = SealBlobs{tpm::marshal_public(so.pub), tpm::marshal_private(so.priv), so_salt};
-    wrapping_key = tpm::wrapping_key_from_hex(wrapping_key_hex);
+    // As addtoken: a new wrapping key sealed under each PIN.
+    token::NewSeals made = token::create_token_seals(pc, userpin, sopin, false);
+    seal = std::move(made.seal);
+    wrapping_key = std::move(made.wrapping_key);
   }
   SecureBytes objauth = crypto::random_hex(16);
   keys::KeyObjectInput in;

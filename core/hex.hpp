@@ -19,6 +19,8 @@ to_hex(std::string_view s)
 {
   return to_hex(std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }
+// "0x" and eight lowercase hex digits: how TPM handles and NV indices are shown.
+std::string hex32(uint32_t v);
 // Decodes even-length hex (either case); nullopt on any other input.
 std::optional<Bytes> from_hex(std::string_view hex);
 

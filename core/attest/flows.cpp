@@ -13,20 +13,13 @@
 #include "core/attest/webauthn.hpp"
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 
 namespace ptool::attest {
 
 namespace {
 
 using X509Ptr = CHandle<X509, X509_free>;
-
-std::string
-hex32(uint32_t v)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
 
 } // namespace
 
