@@ -17,6 +17,7 @@
 #include "core/keys/pkcs11_ids.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -75,7 +76,7 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   // 3. TPM: one salted session; unseal the wrapping key; create the key.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
-  SecureBytes key = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
+  SecureBytes key = token::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth = crypto::random_hex(16);
   keys::KeyObjectInput in;
   in.wrapped_auth = crypto::wrap_auth(key, objauth);
@@ -93,21 +94,13 @@ run_addkey(const AddKeyOptions& o, const GlobalOptions& g)
   }
   in.pub = created.pub;
   in.priv = created.priv;
-  // Upstream stores the --id *text* as CKA_ID; the default is 16 random hex characters.
-  in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
-  in.label = o.key_label.value_or("");
-  in.always_authenticate = o.always_authenticate;
+  keys::set_identity(in, o.id, o.key_label, o.always_authenticate);
   // Ask the TPM for its algorithms only when the store's keys do not tell.
   tpm::AlgorithmSet algs = algorithms_for_key(st, t.primary.id, in.pub.publicArea.type, ctx.get());
   std::vector<AttrMap> objects = keys::key_objects(in, algs);
 
   // 4. Store private (or secret) first, then public, in one transaction.
-  store::Transaction tx(st);
-  recheck_seal(st, t.token, t.seal, false);
-  for (const AttrMap& attrs : objects) {
-    st.insert_object(t.token.id, attrs);
-  }
-  tx.commit();
+  store_key_objects(st, t, objects);
 
   std::string id_hex = to_hex(in.id);
   print_document(key_report("add", id_hex, objects.size() > 1), o.output, "");

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -57,14 +58,6 @@ known_pss_sigs_good(const store::Store& st, int64_t pid)
   return std::nullopt;
 }
 
-tpm::CreatedObject
-create_seal(tpm::PrimaryContext& pc, const SecureBytes& pin, const std::string& salt,
-            const SecureBytes& wrapping_key_hex, bool last)
-{
-  SecureBytes auth = crypto::hash_pass(pin, salt);
-  return pc.create(tpm::seal_template(), auth, wrapping_key_hex, last);
-}
-
 void
 run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
 {
@@ -82,12 +75,7 @@ run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
   std::optional<bool> known = known_pss_sigs_good(st, primary.id);
   bool pss_good = known ? *known : tpm::pss_sigs_good(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  // The wrapping key is sealed as its hex text, as upstream does (docs/store-format.md §3.2).
-  SecureBytes wrapping_key_hex = crypto::random_hex(32);
-  std::string user_salt(crypto::random_hex(32).view());
-  std::string so_salt(crypto::random_hex(32).view());
-  tpm::CreatedObject user = create_seal(pc, userpin, user_salt, wrapping_key_hex, false);
-  tpm::CreatedObject so = create_seal(pc, sopin, so_salt, wrapping_key_hex, true);
+  SealObject seal = token::create_token_seals(pc, userpin, sopin, true).seal;
 
   Token token;
   token.pid = primary.id;
@@ -95,9 +83,6 @@ run_addtoken(const AddTokenOptions& o, const GlobalOptions& g)
   token.config.token_init = true;
   token.config.pss_sigs_good = pss_good;
   token.config.empty_user_pin = userpin.empty();
-  SealObject seal;
-  seal.user = SealBlobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), user_salt};
-  seal.so = SealBlobs{tpm::marshal_public(so.pub), tpm::marshal_private(so.priv), so_salt};
 
   store::Transaction tx(st);
   seal.tokid = st.insert_token(token);

@@ -20,6 +20,7 @@
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssh.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -233,7 +234,7 @@ run_key(const AttestOptions& o, const GlobalOptions& g)
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
-  SecureBytes key = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
+  SecureBytes key = token::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth =
     enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
   SecureBytes eh_auth = endorsement_auth(ctx.get(), o.endorsement_auth);

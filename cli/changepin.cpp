@@ -8,7 +8,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/tpm/esys.hpp"
-#include "core/tpm/key_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -29,17 +29,12 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
 {
   const bool so = o.user == "so";
   store::Store st = open_store(g, store::Store::Mode::k_existing);
-  Token token = find_token(st, o.label);
-  Primary primary = find_primary(st, token.pid);
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
-  }
-  if (!so && !seal->user) {
+  auto [token, primary, seal] = store::load_token(st, o.label);
+  if (!so && !seal.user) {
     throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet",
                 "set one with 'tpm2-ptool initpin'");
   }
-  const SealBlobs& blobs = so ? seal->so : *seal->user;
+  const SealBlobs& blobs = so ? seal.so : *seal.user;
   // As upstream: a token with an empty user PIN needs no --old for the user PIN.
   SecureBytes old_pin = (!so && !o.old_pin.given() && token.config.empty_user_pin)
                           ? SecureBytes{}
@@ -49,24 +44,10 @@ run_changepin(const ChangePinOptions& o, const GlobalOptions& g)
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  // A fresh salt each time, as upstream: the new seal auth reveals nothing about the old.
-  std::string salt(crypto::random_hex(32).view());
-  TPM2B_PUBLIC pub = tpm::unmarshal_public(blobs.pub);
-  TPM2B_PRIVATE priv;
-  try {
-    priv = tpm::change_auth(pc, pub, tpm::unmarshal_private(blobs.priv),
-                            crypto::hash_pass(old_pin, blobs.salt),
-                            crypto::hash_pass(new_pin, salt), tpm::AuthKind::k_pin, true);
-  } catch (const Error& e) {
-    if (e.code() == ExitCode::k_auth && !tpm::is_lockout(e)) {
-      throw Error(ExitCode::k_auth, std::string("wrong old PIN (") + e.what() + ")", e.hint());
-    }
-    throw;
-  }
+  SealBlobs updated = token::change_pin(pc, blobs, old_pin, new_pin);
 
   store::Transaction tx(st);
-  recheck_seal(st, token, *seal, true);
-  SealBlobs updated{blobs.pub, tpm::marshal_private(priv), salt};
+  recheck_seal(st, token, seal, true);
   if (so) {
     st.update_seal_so(token.id, updated);
   } else {

@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/token_args.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/tpm/evict.hpp"
 #include "core/tpm/esys.hpp"
 
@@ -27,14 +28,6 @@ struct DestroyOptions
                               "owner hierarchy auth"};
 };
 
-std::string
-hex_handle(uint32_t h)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", h);
-  return buf;
-}
-
 // destroy --handle: evict a persistent primary that no store row uses (an interrupted init
 // leaves one behind; doctor reports it).
 void
@@ -49,9 +42,9 @@ destroy_orphan(const DestroyOptions& o, const GlobalOptions& g)
     store::Store st = open_store(g, store::Store::Mode::k_read_only);
     for (const Primary& p : st.primaries()) {
       if (!p.transient && tpm::handle_of_serialized_tr(p.esys_tr) == handle) {
-        throw_usage(
-          "primary " + std::to_string(p.id) + " uses persistent handle " + hex_handle(handle),
-          "primary " + std::to_string(p.id) + "'s tokens and keys need it; nothing was evicted");
+        throw_usage("primary " + std::to_string(p.id) + " uses persistent handle " + hex32(handle),
+                    "primary " + std::to_string(p.id)
+                      + "'s tokens and keys need it; nothing was evicted");
       }
     }
   } catch (const Error& e) {
@@ -62,15 +55,14 @@ destroy_orphan(const DestroyOptions& o, const GlobalOptions& g)
   }
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
   if (!o.yes
-      && !confirm("This will evict persistent handle " + hex_handle(handle)
+      && !confirm("This will evict persistent handle " + hex32(handle)
                   + ", which no primary row uses, from the TPM")) {
     std::cerr << "tpm2-ptool: nothing changed\n";
     return;
   }
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   std::string tmpl = tpm::evict_orphan(ctx.get(), handle, hierarchy_auth);
-  std::cerr << "tpm2-ptool: evicted the unused " << tmpl << " primary at " << hex_handle(handle)
-            << "\n";
+  std::cerr << "tpm2-ptool: evicted the unused " << tmpl << " primary at " << hex32(handle) << "\n";
 }
 
 void
@@ -99,7 +91,7 @@ run_destroy(const DestroyOptions& o, const GlobalOptions& g)
           && tpm::handle_of_serialized_tr(other.esys_tr) == handle) {
         throw Error(ExitCode::k_general,
                     "primary " + std::to_string(other.id) + " also uses persistent handle "
-                      + hex_handle(handle) + "; evicting it would break that primary's tokens",
+                      + hex32(handle) + "; evicting it would break that primary's tokens",
                     "use --keep-handle to remove only primary " + std::to_string(primary.id)
                       + "'s rows and leave the handle in the TPM");
       }
@@ -110,7 +102,7 @@ run_destroy(const DestroyOptions& o, const GlobalOptions& g)
     std::string what = "This will delete the primary object of id \"" + std::to_string(*o.pid)
                        + "\" and all associated data from " + st.path().string();
     if (handle != 0 && !o.keep_handle) {
-      what += " and evict persistent handle " + hex_handle(handle)
+      what += " and evict persistent handle " + hex32(handle)
               + " (other stores on this TPM may use it too; 'tpm2-ptool init --repair' "
                 "re-creates it for them)";
     }
@@ -128,7 +120,7 @@ run_destroy(const DestroyOptions& o, const GlobalOptions& g)
     tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
     if (tpm::evict_persistent(ctx.get(), primary.esys_tr, hierarchy_auth)
         == tpm::EvictResult::k_not_present) {
-      std::cerr << "tpm2-ptool: warning: persistent handle " << hex_handle(handle)
+      std::cerr << "tpm2-ptool: warning: persistent handle " << hex32(handle)
                 << " was already gone from the TPM; removed the store rows only\n";
     }
   }

@@ -13,6 +13,7 @@
 #include "cli/output.hpp"
 #include "cli/doctor.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 #include "core/tpm/evict.hpp"
@@ -25,14 +26,6 @@ namespace ptool::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string
-hex_handle(TPM2_HANDLE h)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", h);
-  return buf;
-}
 
 std::string
 tcti_source(const GlobalOptions& g)
@@ -117,16 +110,17 @@ repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE 
 {
   const std::string id = std::to_string(p.id);
   const std::string lost =
-    "primary " + id + " uses persistent handle " + hex_handle(h) + ", which is empty in this TPM";
+    "primary " + id + " uses persistent handle " + hex32(h) + ", which is empty in this TPM";
   if (!o.yes) {
     if (!isatty(STDIN_FILENO)) {
-      r.fail(DoctorCheck::k_persistent_handles, lost + "; not repaired without a terminal to ask on",
+      r.fail(DoctorCheck::k_persistent_handles,
+             lost + "; not repaired without a terminal to ask on",
              "re-create it with 'tpm2-ptool doctor --fix --yes' (or 'tpm2-ptool init --repair "
              "--pid "
                + id + "')");
       return;
     }
-    if (!confirm("Re-create primary " + id + " from its template at " + hex_handle(h)
+    if (!confirm("Re-create primary " + id + " from its template at " + hex32(h)
                  + " (its keys load again)?")) {
       r.fail(DoctorCheck::k_persistent_handles, lost + "; not repaired (declined)",
              "re-create it with 'tpm2-ptool init --repair --pid " + id + "'");
@@ -136,10 +130,10 @@ repair_lost_primary(Report& r, ESYS_CONTEXT* ctx, const Primary& p, TPM2_HANDLE 
   try {
     SecureBytes auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
     if (tpm::repair_primary(ctx, p, auth) == tpm::RepairResult::k_repaired) {
-      r.ok(DoctorCheck::k_persistent_handles, "primary " + id + ": re-created at persistent handle " + hex_handle(h)
-           + "; its keys load again");
+      r.ok(DoctorCheck::k_persistent_handles, "primary " + id + ": re-created at persistent handle "
+                                                + hex32(h) + "; its keys load again");
     } else {
-      r.ok(DoctorCheck::k_persistent_handles, "persistent handle " + hex_handle(h) + ": primary " + id);
+      r.ok(DoctorCheck::k_persistent_handles, "persistent handle " + hex32(h) + ": primary " + id);
     }
   } catch (const Error& e) {
     r.fail(DoctorCheck::k_persistent_handles, lost + "; " + e.what(), e.hint());
@@ -167,20 +161,19 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
       for (int64_t id : it->second) {
         ids += (ids.empty() ? "" : ", ") + std::to_string(id);
       }
-      r.ok(DoctorCheck::k_persistent_handles,
-           "persistent handle " + hex_handle(h) + ": primary " + ids);
+      r.ok(DoctorCheck::k_persistent_handles, "persistent handle " + hex32(h) + ": primary " + ids);
       used.erase(it);
     } else if (auto tmpl = tpm::matching_primary_template(ctx, h)) {
       // Never "unused": other stores (other users, other --path) and other tools may hang
       // their keys under it, and this store cannot see them.
       r.ok(DoctorCheck::k_persistent_handles,
-           "persistent handle " + hex_handle(h) + ": a " + *tmpl
+           "persistent handle " + hex32(h) + ": a " + *tmpl
              + " primary not used by this store (other stores or tools may own it; to use it "
                "here: 'tpm2-ptool init --primary-handle "
-             + hex_handle(h) + "')");
+             + hex32(h) + "')");
     } else {
       r.ok(DoctorCheck::k_persistent_handles,
-           "persistent handle " + hex_handle(h) + ": not a tpm2-ptool primary");
+           "persistent handle " + hex32(h) + ": not a tpm2-ptool primary");
     }
   }
   for (const auto& [h, ids] : used) {
@@ -194,7 +187,7 @@ check_handles(Report& r, ESYS_CONTEXT* ctx, const std::vector<Primary>& primarie
         continue;
       }
       r.fail(DoctorCheck::k_persistent_handles,
-             "primary " + std::to_string(id) + " uses persistent handle " + hex_handle(h)
+             "primary " + std::to_string(id) + " uses persistent handle " + hex32(h)
                + ", which is empty in this TPM",
              "re-create it from its template with 'tpm2-ptool doctor --fix' or 'tpm2-ptool "
              "init --repair --pid "

@@ -17,6 +17,7 @@
 #include "core/keys/pkcs11_ids.hpp"
 #include "core/keys/tss2_pem.hpp"
 #include "core/tpm/key_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -124,19 +125,15 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   if (!token) {
     throw Error(ExitCode::k_general, "object " + std::to_string(obj.id) + " has no token");
   }
-  Primary primary = find_primary(st, token->pid);
+  auto [tok, primary, seal] = store::load_token(st, std::move(*token));
   if (!pem && !primary.transient) {
     outputs.push_back(prefix + ".tr");
   }
   for (const std::string& out : outputs) {
     check_output_free(out, o.force);
   }
-  auto seal = st.seal_object(token->id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token has no seal objects in the store");
-  }
-  ChosenPin pin = choose_pin(o.auth, *token);
-  if (!pin.so && !seal->user) {
+  ChosenPin pin = choose_pin(o.auth, tok);
+  if (!pin.so && !seal.user) {
     throw Error(ExitCode::k_auth, "token has no user PIN yet", "use --sopin");
   }
   std::optional<SecureBytes> new_auth;
@@ -155,7 +152,7 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   // The session ends with its last command (the Unseal, or the ObjectChangeAuth).
   SecureBytes key =
-    tpm::unseal_wrapping_key(pc, pin.so ? seal->so : *seal->user, pin.pin, !new_auth);
+    token::unseal_wrapping_key(pc, pin.so ? seal.so : *seal.user, pin.pin, !new_auth);
   SecureBytes objauth =
     enc && !enc->empty() ? crypto::unwrap_auth(key, to_string(*enc)) : SecureBytes{};
   if (new_auth) {
@@ -169,11 +166,7 @@ run_export(const ExportOptions& o, const GlobalOptions& g)
     k.empty_auth = final_auth.empty();
     // tpm2-openssl re-creates its own owner primary for 0x40000001 (the tss2-engine-key
     // template); a persistent primary is named by its handle.
-    k.parent = primary.transient
-                 ? keys::k_tss2_owner_parent
-                 : static_cast<uint32_t>(primary.esys_tr.at(0)) << 24
-                     | static_cast<uint32_t>(primary.esys_tr.at(1)) << 16
-                     | static_cast<uint32_t>(primary.esys_tr.at(2)) << 8 | primary.esys_tr.at(3);
+    k.parent = keys::tss2_parent(primary);
     k.pub = tpm::marshal_public(pub);
     k.priv = tpm::marshal_private(priv);
     if (primary.transient && primary.template_name != "tss2-engine-key") {

@@ -16,8 +16,9 @@
 #include "core/error.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
-#include "core/tpm/key_import.hpp"
+#include "core/tpm/import.hpp"
 #include "core/tpm/key_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -98,60 +99,13 @@ read_passin(const std::string& arg)
   throw_usage("--passin must be pass:X, env:VAR or file:PATH");
 }
 
-TPM2_ALG_ID
-hmac_hash(const std::string& alg)
-{
-  if (alg == "hmac") {
-    return TPM2_ALG_NULL;
-  }
-  static const std::pair<const char*, TPM2_ALG_ID> k_hashes[] = {{"hmac:sha1", TPM2_ALG_SHA1},
-                                                                 {"hmac:sha256", TPM2_ALG_SHA256},
-                                                                 {"hmac:sha384", TPM2_ALG_SHA384},
-                                                                 {"hmac:sha512", TPM2_ALG_SHA512}};
-  for (const auto& [name, hash] : k_hashes) {
-    if (alg == name) {
-      return hash;
-    }
-  }
-  throw_usage("unknown --algorithm '" + alg + "'",
-              "choose rsa, ecc, hmac or hmac:sha1|sha256|sha384|sha512");
-}
-
-// Upstream's generic secret (import --algorithm hmac): a NULL-scheme keyed hash that can
-// HMAC with any hash the TPM has. key_objects knows only HMAC-scheme keys, so derive the
-// attributes from an HMAC-SHA256 view of the key, then put back what differs.
-std::vector<AttrMap>
-generic_secret_objects(keys::KeyObjectInput in, const tpm::AlgorithmSet& algs, size_t key_len)
-{
-  TPM2B_PUBLIC real = in.pub;
-  in.pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_HMAC;
-  in.pub.publicArea.parameters.keyedHashDetail.scheme.details.hmac.hashAlg = TPM2_ALG_SHA256;
-  std::vector<AttrMap> objects = keys::key_objects(in, algs);
-  AttrMap& a = objects.at(0);
-  a[ck::k_key_type] = AttrValue::integer(ck::k_k_generic_secret);
-  a[ck::k_value_len] = AttrValue::integer(key_len);
-  a[ck::k_decrypt] = AttrValue::boolean(true);
-  std::vector<uint64_t> mechs;
-  for (auto [hash, mech] : {std::pair{TPM2_ALG_SHA1, ck::k_m_sha_1_hmac},
-                            std::pair{TPM2_ALG_SHA256, ck::k_m_sha256_hmac},
-                            std::pair{TPM2_ALG_SHA384, ck::k_m_sha384_hmac},
-                            std::pair{TPM2_ALG_SHA512, ck::k_m_sha512_hmac}}) {
-    if (algs.has(hash)) {
-      mechs.push_back(mech);
-    }
-  }
-  a[ck::k_allowed_mechanisms] = AttrValue::list(mechs);
-  a[ck::k_tpm2_pub_blob] = AttrValue::data(tpm::marshal_public(real));
-  return objects;
-}
-
 void
 run_import(const ImportOptions& o, const GlobalOptions& g)
 {
   // 1. Validate and decode the key before anything else.
   std::string alg = o.algorithm.value_or("");
   if (!alg.empty() && alg != "rsa" && alg != "ecc") {
-    hmac_hash(alg);
+    keys::hmac_import_hash(alg);
   }
   if (o.id && o.id->empty()) {
     throw_usage("--id must not be empty");
@@ -180,9 +134,10 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
   // 3. TPM: unseal the wrapping key, import under the primary with a fresh random auth.
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
-  SecureBytes wrapping = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
+  SecureBytes wrapping = token::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   SecureBytes objauth = crypto::random_hex(16);
-  TPM2_ALG_ID hash = key.kind == keys::PlainKey::Kind::k_hmac ? hmac_hash(alg) : TPM2_ALG_NULL;
+  TPM2_ALG_ID hash =
+    key.kind == keys::PlainKey::Kind::k_hmac ? keys::hmac_import_hash(alg) : TPM2_ALG_NULL;
   tpm::ImportAreas areas;
   tpm::build_import_areas(key, objauth, hash, areas);
   // The TPM's algorithms from the store's keys where it tells, else one GetCapability (a
@@ -195,21 +150,15 @@ run_import(const ImportOptions& o, const GlobalOptions& g)
   in.pub = areas.pub;
   in.priv = tpm::import_sensitive(pc, areas.pub, areas.sensitive);
   in.wrapped_auth = crypto::wrap_auth(wrapping, objauth);
-  in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
-  in.label = o.key_label.value_or("");
-  in.always_authenticate = o.always_authenticate;
+  keys::set_identity(in, o.id, o.key_label, o.always_authenticate);
   // The TPM checks that the blob loads; so do we, before storing it.
-  pc.load(in.pub, in.priv, true); // the session's last command
-  std::vector<AttrMap> objects =
-    generic ? generic_secret_objects(in, algs, key.secret.size()) : keys::key_objects(in, algs);
+  pc.load(in.pub, in.priv, true); // the session\'s last command
+  std::vector<AttrMap> objects = key.kind == keys::PlainKey::Kind::k_hmac && hash == TPM2_ALG_NULL
+                                   ? keys::generic_secret_objects(in, algs, key.secret.size())
+                                   : keys::key_objects(in, algs);
 
   // 4. Store private (or secret) first, then public.
-  store::Transaction tx(st);
-  recheck_seal(st, t.token, t.seal, false);
-  for (const AttrMap& attrs : objects) {
-    st.insert_object(t.token.id, attrs);
-  }
-  tx.commit();
+  store_key_objects(st, t, objects);
 
   std::string id_hex = to_hex(in.id);
   print_document(key_report("import", id_hex, objects.size() > 1), o.output, "");

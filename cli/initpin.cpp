@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -27,30 +28,17 @@ void
 run_initpin(const InitPinOptions& o, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_existing);
-  Token token = find_token(st, o.label);
-  Primary primary = find_primary(st, token.pid);
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store");
-  }
+  auto [token, primary, seal] = store::load_token(st, o.label);
   SecureBytes sopin = read_secret(o.sopin, Prompt::k_existing);
   SecureBytes userpin = read_secret(o.userpin, Prompt::k_new);
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
 
   tpm::EsysContext ctx(tpm::resolve_tcti(g.tcti));
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
-  SecureBytes key = tpm::unseal_wrapping_key(pc, seal->so, sopin);
-  // What is sealed is the key's hex text (docs/store-format.md §3.2).
-  std::string hex = to_hex(key);
-  SecureBytes key_text = SecureBytes::from(hex);
-  OPENSSL_cleanse(hex.data(), hex.size());
-  std::string salt(crypto::random_hex(32).view());
-  tpm::CreatedObject user =
-    pc.create(tpm::seal_template(), crypto::hash_pass(userpin, salt), key_text, true);
+  SealBlobs blobs = token::reseal_user(pc, seal.so, sopin, userpin);
 
   store::Transaction tx(st);
-  recheck_seal(st, token, *seal, true);
-  SealBlobs blobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), salt};
+  recheck_seal(st, token, seal, true);
   store_user_seal(st, token, blobs, userpin.empty());
   tx.commit();
 }

@@ -11,9 +11,11 @@
 #include "cli/token_args.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/tss2_pem.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -48,14 +50,6 @@ struct Blobs
   std::string from;
 };
 
-std::string
-hex32(uint32_t v)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
 std::vector<Blobs>
 read_keys(const LinkOptions& o, const Primary& primary)
 {
@@ -68,12 +62,7 @@ read_keys(const LinkOptions& o, const Primary& primary)
     all_pem = all_pem && keys::is_tss2_pem(text);
   }
   if (all_pem) {
-    uint32_t expected = keys::k_tss2_owner_parent;
-    if (!primary.transient && primary.esys_tr.size() >= 4) {
-      expected = static_cast<uint32_t>(primary.esys_tr[0]) << 24
-                 | static_cast<uint32_t>(primary.esys_tr[1]) << 16
-                 | static_cast<uint32_t>(primary.esys_tr[2]) << 8 | primary.esys_tr[3];
-    }
+    const uint32_t expected = keys::tss2_parent(primary);
     for (size_t i = 0; i < files.size(); ++i) {
       std::string_view text(reinterpret_cast<const char*>(files[i].data()), files[i].size());
       keys::Tss2Key k = keys::decode_tss2_pem(text);
@@ -130,7 +119,7 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
   }
   tpm::AlgorithmSet algs = known ? *known : tpm::get_algorithms(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), t.primary, t.hierarchy_auth);
-  SecureBytes wrapping = tpm::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
+  SecureBytes wrapping = token::unseal_wrapping_key(pc, t.chosen_seal(), t.pin.pin);
   std::vector<std::vector<AttrMap>> all;
   std::vector<Bytes> ids;
   for (const Blobs& b : keys) {
@@ -146,21 +135,16 @@ run_link(const LinkOptions& o, const GlobalOptions& g)
     in.pub = b.pub;
     in.priv = b.priv;
     in.wrapped_auth = crypto::wrap_auth(wrapping, key_auth);
-    in.id = o.id ? to_bytes(*o.id) : to_bytes(crypto::random_hex(8).view());
-    in.label = o.key_label.value_or("");
-    in.always_authenticate = o.always_authenticate;
+    keys::set_identity(in, o.id, o.key_label, o.always_authenticate);
     all.push_back(keys::key_objects(in, algs));
     ids.push_back(in.id);
   }
 
-  store::Transaction tx(st);
-  recheck_seal(st, t.token, t.seal, false);
+  std::vector<AttrMap> flat;
   for (const auto& objects : all) {
-    for (const AttrMap& attrs : objects) {
-      st.insert_object(t.token.id, attrs);
-    }
+    flat.insert(flat.end(), objects.begin(), objects.end());
   }
-  tx.commit();
+  store_key_objects(st, t, flat);
 
   // YAML: upstream's one report per key, back to back; JSON: an array of them.
   std::vector<YamlNode> reports;

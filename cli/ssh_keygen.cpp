@@ -28,6 +28,7 @@
 #include "core/keys/ssh_summary.hpp"
 #include "core/tpm/templates.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -201,8 +202,8 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   std::optional<Token> existing = st.token_by_label(o.label);
   std::optional<TokenForKeys> reuse;
   Primary primary;
-  DefaultPrimary made;
-  std::optional<tpm::PersistentPrimary>& new_primary = made.created;
+  DefaultPrimary default_made;
+  std::optional<tpm::PersistentPrimary>& new_primary = default_made.created;
   SecureBytes sopin;
   SecureBytes userpin;
   SecureBytes hierarchy_auth;
@@ -220,8 +221,8 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
       primary = primaries.front();
     } else {
       // As init: an identical primary already at 0x81000001 is reused, not copied.
-      default_primary(ctx.get(), hierarchy_auth, made);
-      primary.esys_tr = made.esys_tr;
+      default_primary(ctx.get(), hierarchy_auth, default_made);
+      primary.esys_tr = default_made.esys_tr;
     }
   }
   if (reuse) {
@@ -234,22 +235,13 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   tpm::PrimaryContext pc(ctx.get(), primary, hierarchy_auth);
   SecureBytes wrapping_key;
   SealObject seal;
-  std::string user_salt;
   if (reuse) {
-    wrapping_key = tpm::unseal_wrapping_key(pc, reuse->chosen_seal(), reuse->pin.pin);
+    wrapping_key = token::unseal_wrapping_key(pc, reuse->chosen_seal(), reuse->pin.pin);
   } else {
-    // As addtoken: the wrapping key is sealed as its hex text under each PIN.
-    SecureBytes wrapping_key_hex = crypto::random_hex(32);
-    user_salt = std::string(crypto::random_hex(32).view());
-    std::string so_salt(crypto::random_hex(32).view());
-    SecureBytes user_auth = crypto::hash_pass(userpin, user_salt);
-    SecureBytes so_auth = crypto::hash_pass(sopin, so_salt);
-    tpm::CreatedObject user = pc.create(tpm::seal_template(), user_auth, wrapping_key_hex, false);
-    tpm::CreatedObject so = pc.create(tpm::seal_template(), so_auth, wrapping_key_hex, false);
-    seal.user =
-      SealBlobs{tpm::marshal_public(user.pub), tpm::marshal_private(user.priv), user_salt};
-    seal.so = SealBlobs{tpm::marshal_public(so.pub), tpm::marshal_private(so.priv), so_salt};
-    wrapping_key = tpm::wrapping_key_from_hex(wrapping_key_hex);
+    // As addtoken: a new wrapping key sealed under each PIN.
+    token::NewSeals made = token::create_token_seals(pc, userpin, sopin, false);
+    seal = std::move(made.seal);
+    wrapping_key = std::move(made.wrapping_key);
   }
   SecureBytes objauth = crypto::random_hex(16);
   keys::KeyObjectInput in;
@@ -278,7 +270,7 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
 
   // 5. One transaction: primary (when new), token and seals (when new), the key's objects.
   store::Transaction tx(st);
-  if (new_primary || made.adopted) {
+  if (new_primary || default_made.adopted) {
     primary.id = st.insert_primary(primary);
   }
   int64_t tokid = 0;
@@ -309,7 +301,7 @@ run_ssh_keygen(const SshKeygenOptions& o, const GlobalOptions& g)
   if (new_primary && !json) {
     std::cout << "Created a primary object at persistent handle 0x" << std::hex
               << new_primary->result().handle << std::dec << " (id " << primary.id << ").\n";
-  } else if (made.adopted && !json) {
+  } else if (default_made.adopted && !json) {
     std::cout << "Using the primary object already at persistent handle 0x" << std::hex
               << k_default_primary_handle << std::dec << " (id " << primary.id << ").\n";
   }

@@ -41,23 +41,26 @@ choose_pin(const TokenAuthOptions& o, const Token& token)
 TokenForKeys
 resolve_token_for_keys(const store::Store& st, const std::string& label, const TokenAuthOptions& o)
 {
-  Token token = find_token(st, label);
-  if (!token.config.token_init) {
-    throw_usage("token \"" + label + "\" is not initialized");
-  }
-  Primary primary = find_primary(st, token.pid);
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + label + "\" has no seal objects in the store");
-  }
-  ChosenPin pin = choose_pin(o, token);
-  if (!pin.so && !seal->user) {
+  store::TokenRows rows = store::load_token(st, label, {.require_init = true, .no_seal_hint = {}});
+  ChosenPin pin = choose_pin(o, rows.token);
+  if (!pin.so && !rows.seal.user) {
     throw Error(ExitCode::k_auth, "token \"" + label + "\" has no user PIN yet",
                 "set one with 'tpm2-ptool initpin', or use --sopin");
   }
   SecureBytes hierarchy_auth = read_secret(o.hierarchy_auth, Prompt::k_never, "");
-  return TokenForKeys{std::move(token), std::move(primary), std::move(*seal), std::move(pin),
-                      std::move(hierarchy_auth)};
+  return TokenForKeys{std::move(rows.token), std::move(rows.primary), std::move(rows.seal),
+                      std::move(pin), std::move(hierarchy_auth)};
+}
+
+void
+store_key_objects(store::Store& st, const TokenForKeys& t, const std::vector<AttrMap>& objects)
+{
+  store::Transaction tx(st);
+  recheck_seal(st, t.token, t.seal, false);
+  for (const AttrMap& attrs : objects) {
+    st.insert_object(t.token.id, attrs);
+  }
+  tx.commit();
 }
 
 void
@@ -87,28 +90,6 @@ recheck_seal(const store::Store& st, const Token& token, const SealObject& used,
                     "or rmtoken); nothing was written",
                 "run the command again");
   }
-}
-
-Token
-find_token(const store::Store& st, const std::string& label)
-{
-  auto token = st.token_by_label(label);
-  if (!token) {
-    throw_not_found("No token labeled \"" + label + "\"",
-                    "list tokens with 'tpm2-ptool listtokens --pid N'");
-  }
-  return *token;
-}
-
-Primary
-find_primary(const store::Store& st, int64_t pid)
-{
-  auto p = st.primary(pid);
-  if (!p) {
-    throw_not_found("No primary object id: " + std::to_string(pid),
-                    "list primaries with 'tpm2-ptool listprimaries'");
-  }
-  return std::move(*p);
 }
 
 namespace {

@@ -43,6 +43,11 @@ struct TokenForKeys
 TokenForKeys resolve_token_for_keys(const store::Store& st, const std::string& label,
                                     const TokenAuthOptions& o);
 
+// One transaction: recheck_seal (same wrapping key), then each of `objects` (a key's private
+// or secret object first, then its public one) inserted into the token.
+void store_key_objects(store::Store& st, const TokenForKeys& t,
+                       const std::vector<AttrMap>& objects);
+
 // Replaces the token's USER seal object and keeps its empty-user-pin flag in step with the
 // new PIN (upstream §6). Call inside a store::Transaction.
 void store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin_empty);
@@ -67,8 +72,8 @@ tpm::AlgorithmSet algorithms_for_key(const store::Store& st, int64_t pid, TPM2_A
 std::optional<tpm::AlgorithmSet> known_algorithms(const store::Store& st, int64_t pid,
                                                   TPM2_ALG_ID type);
 
-// Looks a token up by label; throws not-found with upstream's message.
-Token find_token(const store::Store& st, const std::string& label);
-Primary find_primary(const store::Store& st, int64_t pid);
+// Token and primary lookups with upstream's not-found messages (store/store.hpp).
+using store::find_primary;
+using store::find_token;
 
 } // namespace ptool::cli

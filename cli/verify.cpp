@@ -13,6 +13,7 @@
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
 #include "core/tpm/token_ops.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::cli {
 
@@ -54,13 +55,10 @@ void
 run_verify(const VerifyOptions& o, const GlobalOptions& g)
 {
   store::Store st = open_store(g, store::Store::Mode::k_read_only);
-  Token token = find_token(st, o.label);
-  Primary primary = find_primary(st, token.pid);
-  auto seal = st.seal_object(token.id);
-  if (!seal) {
-    throw Error(ExitCode::k_general, "token \"" + o.label + "\" has no seal objects in the store",
-                "initialize it first (C_InitToken or 'tpm2-ptool addtoken')");
-  }
+  auto [token, primary, seal] = store::load_token(
+    st, o.label,
+    {.require_init = false,
+     .no_seal_hint = "initialize it first (C_InitToken or 'tpm2-ptool addtoken')"});
   std::optional<SecureBytes> sopin;
   std::optional<SecureBytes> userpin;
   if (o.auth.sopin.given()) {
@@ -72,7 +70,7 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
     userpin =
       token.config.empty_user_pin ? SecureBytes{} : read_secret(o.auth.userpin, Prompt::k_existing);
   }
-  if (userpin && !seal->user) {
+  if (userpin && !seal.user) {
     throw Error(ExitCode::k_auth, "token \"" + o.label + "\" has no user PIN yet",
                 "set one with 'tpm2-ptool initpin', or verify the SO PIN with --sopin");
   }
@@ -95,12 +93,12 @@ run_verify(const VerifyOptions& o, const GlobalOptions& g)
   const auto last_load = std::find_if(stored.rbegin(), stored.rend(), loads);
   const bool no_load = last_load == stored.rend();
   if (sopin) {
-    so_auth = crypto::hash_pass(*sopin, seal->so.salt);
-    key = tpm::unseal_wrapping_key(pc, seal->so, *sopin, no_load && !userpin);
+    so_auth = crypto::hash_pass(*sopin, seal.so.salt);
+    key = token::unseal_wrapping_key(pc, seal.so, *sopin, no_load && !userpin);
   }
   if (userpin) {
-    user_auth = crypto::hash_pass(*userpin, seal->user->salt);
-    key = tpm::unseal_wrapping_key(pc, *seal->user, *userpin, no_load);
+    user_auth = crypto::hash_pass(*userpin, seal.user->salt);
+    key = token::unseal_wrapping_key(pc, *seal.user, *userpin, no_load);
   }
 
   std::vector<YamlNode> objects;

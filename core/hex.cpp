@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "core/hex.hpp"
 
+#include <cstdio>
+
 namespace ptool {
 
 std::string
@@ -27,6 +29,14 @@ to_secure_hex(std::span<const uint8_t> data)
     out.push_back(static_cast<uint8_t>(k_digits[b & 0xf]));
   }
   return out;
+}
+
+std::string
+hex32(uint32_t v)
+{
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "0x%08x", v);
+  return buf;
 }
 
 static int

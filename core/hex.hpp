@@ -23,6 +23,8 @@ to_hex(std::string_view s)
 }
 // Lowercase hex of a secret, kept in wiped memory.
 SecureBytes to_secure_hex(std::span<const uint8_t> data);
+// "0x" and eight lowercase hex digits: how TPM handles and NV indices are shown.
+std::string hex32(uint32_t v);
 // Decodes even-length hex (either case); nullopt on any other input.
 std::optional<Bytes> from_hex(std::string_view hex);
 

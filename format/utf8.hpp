@@ -25,7 +25,7 @@ std::optional<size_t> first_invalid_utf8(std::string_view s);
 
 // Code points of `s`; an ill-formed byte stands for itself (as U+0080..U+00FF). `Text` is a
 // u32string type (the YAML emitter's own wipes its memory).
-template <class Text = std::u32string>
+template<class Text = std::u32string>
 Text
 decode_utf8_lossless(std::string_view s)
 {
@@ -43,7 +43,7 @@ decode_utf8_lossless(std::string_view s)
 std::string replace_invalid_utf8(std::string_view s);
 
 // Appends the UTF-8 encoding of `c` (c <= U+10FFFF) to a char string of any allocator.
-template <class Out>
+template<class Out>
 void
 append_utf8(Out& out, char32_t c)
 {

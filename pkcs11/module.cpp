@@ -11,6 +11,7 @@
 #include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
 #include "core/tpm/stale.hpp"
+#include "core/token/seals.hpp"
 
 namespace ptool::p11 {
 
@@ -336,7 +337,7 @@ Module::unseal(TokenState& ts, std::span<const uint8_t> pin, bool so)
   tpm::retry_when_full(
     [&] {
       ts.wrapping_key = with_tpm(
-        ts, [&] { return tpm::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
+        ts, [&] { return token::unseal_wrapping_key(tpm(ts), so ? seal->so : *seal->user, pin); },
         CKR_DEVICE_ERROR);
     },
     [&]() -> std::optional<std::string> {

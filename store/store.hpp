@@ -138,4 +138,32 @@ private:
   bool m_done = false;
 };
 
+// Looks a token up by label; throws not-found ('No token labeled "L"', hint listtokens).
+Token find_token(const Store& st, std::string_view label);
+// Looks a primary up by id; throws not-found ('No primary object id: N', hint listprimaries).
+Primary find_primary(const Store& st, int64_t pid);
+
+// A token with its primary and seal rows: what every command (and later the PKCS#11
+// module's C_InitPIN / C_SetPIN) that opens a token's wrapping key reads first.
+struct TokenRows
+{
+  Token token;
+  Primary primary;
+  SealObject seal;
+  // The seal object `so` opens: the SO's, else the user's (check seal.user first).
+  const SealBlobs& seal_for(bool so) const { return so ? seal.so : *seal.user; }
+};
+struct TokenLookup
+{
+  // Refuse (usage, "token "L" is not initialized") before the primary and seals are read.
+  bool require_init = false;
+  // The hint on the "token "L" has no seal objects in the store" error (empty: none).
+  std::string no_seal_hint;
+};
+// Token `label`, its primary, its seal row, in that order; the errors find_token and
+// find_primary give, then k_general when the token has no seal row.
+TokenRows load_token(const Store& st, std::string_view label, const TokenLookup& how = {});
+// The same for a token already read (export reaches it through one of its objects).
+TokenRows load_token(const Store& st, Token token, const TokenLookup& how = {});
+
 } // namespace ptool::store

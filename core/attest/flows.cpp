@@ -13,20 +13,11 @@
 #include "core/attest/webauthn.hpp"
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 
 namespace ptool::attest {
 
-namespace {
-
-std::string
-hex32(uint32_t v)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
-}
-
-} // namespace
+namespace {} // namespace
 
 Doc
 enroll(ESYS_CONTEXT* ctx, std::span<const uint8_t> endorsement_auth,

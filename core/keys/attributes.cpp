@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "core/keys/attributes.hpp"
 
+#include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
@@ -149,6 +150,15 @@ ec_point_der(const TPMS_ECC_POINT& q, size_t field)
 }
 
 } // namespace
+
+void
+set_identity(KeyObjectInput& in, const std::optional<std::string>& id,
+             const std::optional<std::string>& label, bool always_authenticate)
+{
+  in.id = id ? to_bytes(*id) : to_bytes(crypto::random_hex(8).view());
+  in.label = label.value_or("");
+  in.always_authenticate = always_authenticate;
+}
 
 std::vector<AttrMap>
 key_objects(const KeyObjectInput& in, const tpm::AlgorithmSet& algs)
@@ -358,6 +368,52 @@ attr_bool(const AttrMap& attrs, uint64_t type)
     return std::nullopt;
   }
   return it->second.flag;
+}
+
+TPM2_ALG_ID
+hmac_import_hash(std::string_view alg)
+{
+  if (alg == "hmac") {
+    return TPM2_ALG_NULL;
+  }
+  static const std::pair<const char*, TPM2_ALG_ID> k_hashes[] = {{"hmac:sha1", TPM2_ALG_SHA1},
+                                                                 {"hmac:sha256", TPM2_ALG_SHA256},
+                                                                 {"hmac:sha384", TPM2_ALG_SHA384},
+                                                                 {"hmac:sha512", TPM2_ALG_SHA512}};
+  for (const auto& [name, hash] : k_hashes) {
+    if (alg == name) {
+      return hash;
+    }
+  }
+  throw_usage("unknown --algorithm '" + std::string(alg) + "'",
+              "choose rsa, ecc, hmac or hmac:sha1|sha256|sha384|sha512");
+}
+
+// key_objects knows only HMAC-scheme keys, so derive the attributes from an HMAC-SHA256
+// view of the key, then put back what differs.
+std::vector<AttrMap>
+generic_secret_objects(keys::KeyObjectInput in, const tpm::AlgorithmSet& algs, size_t key_len)
+{
+  TPM2B_PUBLIC real = in.pub;
+  in.pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_HMAC;
+  in.pub.publicArea.parameters.keyedHashDetail.scheme.details.hmac.hashAlg = TPM2_ALG_SHA256;
+  std::vector<AttrMap> objects = keys::key_objects(in, algs);
+  AttrMap& a = objects.at(0);
+  a[ck::k_key_type] = V::integer(ck::k_k_generic_secret);
+  a[ck::k_value_len] = V::integer(key_len);
+  a[ck::k_decrypt] = V::boolean(true);
+  std::vector<uint64_t> mechs;
+  for (auto [hash, mech] : {std::pair{TPM2_ALG_SHA1, ck::k_m_sha_1_hmac},
+                            std::pair{TPM2_ALG_SHA256, ck::k_m_sha256_hmac},
+                            std::pair{TPM2_ALG_SHA384, ck::k_m_sha384_hmac},
+                            std::pair{TPM2_ALG_SHA512, ck::k_m_sha512_hmac}}) {
+    if (algs.has(hash)) {
+      mechs.push_back(mech);
+    }
+  }
+  a[ck::k_allowed_mechanisms] = V::list(mechs);
+  a[ck::k_tpm2_pub_blob] = V::data(tpm::marshal_public(real));
+  return objects;
 }
 
 } // namespace ptool::keys

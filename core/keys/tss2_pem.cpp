@@ -7,6 +7,7 @@
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
 #include "core/keys/openssh.hpp"
+#include "core/tpm/esys.hpp"
 
 namespace ptool::keys {
 
@@ -77,6 +78,15 @@ struct Reader
 };
 
 } // namespace
+
+uint32_t
+tss2_parent(const Primary& primary)
+{
+  if (primary.transient || primary.esys_tr.size() < 4) {
+    return k_tss2_owner_parent;
+  }
+  return tpm::handle_of_serialized_tr(primary.esys_tr);
+}
 
 std::string
 encode_tss2_pem(const Tss2Key& key)

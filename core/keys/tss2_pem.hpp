@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/hex.hpp"
+#include "core/model.hpp"
 
 namespace ptool::keys {
 
@@ -20,6 +21,11 @@ struct Tss2Key
 };
 
 inline constexpr uint32_t k_tss2_owner_parent = 0x40000001;
+
+// The parent a TSS2 PRIVATE KEY under `primary` names: the persistent primary's handle (from
+// its serialized ESYS_TR), or 0x40000001 for a transient primary, which tpm2-openssl
+// re-creates in the owner hierarchy.
+uint32_t tss2_parent(const Primary& primary);
 
 std::string encode_tss2_pem(const Tss2Key& key);
 

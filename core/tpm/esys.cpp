@@ -427,6 +427,16 @@ deserialize_tr(ESYS_CONTEXT* ctx, std::span<const uint8_t> data)
   return TpmObject(ctx, tr, TpmObject::Drop::k_close);
 }
 
+TPM2_HANDLE
+handle_of_serialized_tr(std::span<const uint8_t> esys_tr)
+{
+  if (esys_tr.size() < 4) {
+    return 0;
+  }
+  return static_cast<TPM2_HANDLE>(esys_tr[0]) << 24 | static_cast<TPM2_HANDLE>(esys_tr[1]) << 16
+         | static_cast<TPM2_HANDLE>(esys_tr[2]) << 8 | esys_tr[3];
+}
+
 Bytes
 marshal_public(const TPM2B_PUBLIC& pub)
 {

@@ -164,6 +164,9 @@ void set_auth(ESYS_CONTEXT* ctx, ESYS_TR tr, std::span<const uint8_t> auth);
 // Serialized ESYS_TR (Esys_TR_Serialize) and back.
 Bytes serialize_tr(ESYS_CONTEXT* ctx, ESYS_TR tr);
 TpmObject deserialize_tr(ESYS_CONTEXT* ctx, std::span<const uint8_t> data);
+// The TPM handle inside a serialized ESYS_TR (its first 4 bytes, big endian); 0 when the
+// blob is too short. No TPM command.
+TPM2_HANDLE handle_of_serialized_tr(std::span<const uint8_t> esys_tr);
 
 // Marshalled TPM2B_PUBLIC / TPM2B_PRIVATE (size prefix included) and back.
 Bytes marshal_public(const TPM2B_PUBLIC& pub);

@@ -8,6 +8,7 @@
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 
@@ -26,14 +27,6 @@ is_persistent(ESYS_CONTEXT* ctx, TPM2_HANDLE handle)
   EsysPtr<TPMS_CAPABILITY_DATA> data(raw);
   const TPML_HANDLE& list = data->data.handles;
   return list.count > 0 && list.handle[0] == handle;
-}
-
-std::string
-hex_handle(TPM2_HANDLE h)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", h);
-  return buf;
 }
 
 bool
@@ -76,16 +69,6 @@ evict_live(ESYS_CONTEXT* ctx, TpmObject& live, TPM2_HANDLE handle,
 
 } // namespace
 
-TPM2_HANDLE
-handle_of_serialized_tr(std::span<const uint8_t> esys_tr)
-{
-  if (esys_tr.size() < 4) {
-    return 0;
-  }
-  return static_cast<TPM2_HANDLE>(esys_tr[0]) << 24 | static_cast<TPM2_HANDLE>(esys_tr[1]) << 16
-         | static_cast<TPM2_HANDLE>(esys_tr[2]) << 8 | esys_tr[3];
-}
-
 EvictResult
 evict_persistent(ESYS_CONTEXT* ctx, std::span<const uint8_t> esys_tr,
                  std::span<const uint8_t> hierarchy_auth)
@@ -102,7 +85,7 @@ evict_persistent(ESYS_CONTEXT* ctx, std::span<const uint8_t> esys_tr,
   TpmObject live(ctx, live_raw, TpmObject::Drop::k_close);
   if (!same_name(ctx, stored.get(), live.get())) {
     throw Error(ExitCode::k_general,
-                "persistent handle " + hex_handle(handle)
+                "persistent handle " + hex32(handle)
                   + " holds a different key than the one this primary was made with",
                 "not evicting it; use --keep-handle to remove only the store rows");
   }
@@ -115,17 +98,17 @@ std::string
 evict_orphan(ESYS_CONTEXT* ctx, TPM2_HANDLE handle, std::span<const uint8_t> hierarchy_auth)
 {
   if (handle < 0x81000000 || handle > 0x81ffffff) {
-    throw_usage("handle " + hex_handle(handle) + " is not a persistent handle",
+    throw_usage("handle " + hex32(handle) + " is not a persistent handle",
                 "persistent handles are 0x81000000-0x81ffffff (see 'tpm2-ptool doctor')");
   }
   if (!is_persistent(ctx, handle)) {
-    throw_not_found("the TPM holds nothing at persistent handle " + hex_handle(handle));
+    throw_not_found("the TPM holds nothing at persistent handle " + hex32(handle));
   }
   // Only objects that are one of our primary templates: anything else is somebody's key.
   std::optional<std::string> tmpl = matching_primary_template(ctx, handle);
   if (!tmpl) {
     throw Error(ExitCode::k_general,
-                "persistent handle " + hex_handle(handle)
+                "persistent handle " + hex32(handle)
                   + " holds an object tpm2-ptool did not make; refusing to evict it",
                 "it may be the only copy of somebody's key (unlike a primary, it cannot be "
                 "re-created); leave it alone");

@@ -8,10 +8,6 @@
 
 namespace ptool::tpm {
 
-// The TPM handle inside a serialized ESYS_TR (its first 4 bytes, big endian); 0 when the
-// blob is too short.
-TPM2_HANDLE handle_of_serialized_tr(std::span<const uint8_t> esys_tr);
-
 enum class EvictResult { k_evicted, k_not_present };
 
 // Removes the persistent object a store's primary row names (TPM2_EvictControl, owner

@@ -22,11 +22,4 @@ TPM2B_PRIVATE change_auth(PrimaryContext& pc, const TPM2B_PUBLIC& pub, const TPM
 // The TPM name of a public area: nameAlg || H_nameAlg(TPMT_PUBLIC). SHA-256 names only.
 Bytes object_name(const TPM2B_PUBLIC& pub);
 
-// TPM2_Import of a key whose secret we hold in software (import command): the sensitive
-// area goes in with an inner wrapper (AES-128-CFB under a one-time key that travels as the
-// command's session-encrypted first parameter), so it never crosses the bus in clear.
-// Returns the private blob under the token's primary.
-TPM2B_PRIVATE import_sensitive(PrimaryContext& pc, const TPM2B_PUBLIC& pub,
-                               const TPMT_SENSITIVE& sensitive);
-
 } // namespace ptool::tpm

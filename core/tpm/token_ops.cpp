@@ -17,7 +17,7 @@
 #include "core/hex.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/tpm/diagnose.hpp"
-#include "core/tpm/key_import.hpp"
+#include "core/tpm/import.hpp"
 #include "core/tpm/templates.hpp"
 
 namespace ptool::tpm {
@@ -76,14 +76,6 @@ create_salt_key(ESYS_CONTEXT* ctx)
   return create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, salt_key_template(), {});
 }
 
-std::string
-hex_handle(TPM2_HANDLE h)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", h);
-  return buf;
-}
-
 } // namespace
 
 void
@@ -115,7 +107,7 @@ PrimaryContext::PrimaryContext(ESYS_CONTEXT* ctx, const Primary& primary,
       Esys_TR_GetTpmHandle(ctx, m_primary.get(), &handle);
       throw Error(ExitCode::k_general,
                   "primary object " + std::to_string(primary.id) + " (persistent handle "
-                    + hex_handle(handle) + ") is not usable in this TPM: " + e.what(),
+                    + hex32(handle) + ") is not usable in this TPM: " + e.what(),
                   "if the handle was evicted, 'tpm2-ptool init --repair --pid "
                     + std::to_string(primary.id)
                     + "' re-creates it (and refuses if the TPM was cleared); "
@@ -225,53 +217,6 @@ PrimaryContext::unseal(const SealBlobs& seal, std::span<const uint8_t> auth, boo
   return data;
 }
 
-SecureBytes
-unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal, std::span<const uint8_t> pin,
-                    bool last)
-{
-  SecureBytes auth = crypto::hash_pass(pin, seal.salt);
-  SecureBytes text;
-  try {
-    text = pc.unseal(seal, auth, last);
-  } catch (const Error& e) {
-    if (e.code() != ExitCode::k_auth) {
-      throw;
-    }
-    // Say how many tries are left (or how long the lockout lasts) from the TPM's counters.
-    std::string note = lockout_note(pc.ctx());
-    std::string hint = e.hint() + (note.empty() ? "" : "; " + note);
-    if (is_lockout(e)) {
-      throw Error(Reason::k_lockout, e.what(), hint);
-    }
-    throw Error(ExitCode::k_auth, std::string("wrong PIN (") + e.what() + ")", hint);
-  }
-  return wrapping_key_from_hex(text);
-}
-
-SecureBytes
-wrapping_key_from_hex(std::span<const uint8_t> text)
-{
-  if (text.size() != 64) {
-    throw Error(ExitCode::k_general, "the token's sealed wrapping key has an unexpected length");
-  }
-  SecureBytes key(32);
-  for (size_t i = 0; i < 32; ++i) {
-    auto nib = [](uint8_t c) -> int {
-      return c >= '0' && c <= '9'   ? c - '0'
-             : c >= 'a' && c <= 'f' ? c - 'a' + 10
-             : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                    : -1;
-    };
-    int hi = nib(text[2 * i]);
-    int lo = nib(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) {
-      throw Error(ExitCode::k_general, "the token's sealed wrapping key is not hex");
-    }
-    key[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return key;
-}
-
 PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth,
                                      std::span<const uint8_t> primary_auth,
                                      std::optional<TPM2_HANDLE> wanted)
@@ -282,9 +227,8 @@ PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t>
   TPM2_HANDLE handle = wanted.value_or(k_persistent_default);
   if (in_use(handle)) {
     if (wanted) {
-      throw Error(ExitCode::k_usage,
-                  "persistent handle " + hex_handle(handle) + " is already in use",
-                  "use 'init --primary-handle " + hex_handle(handle)
+      throw Error(ExitCode::k_usage, "persistent handle " + hex32(handle) + " is already in use",
+                  "use 'init --primary-handle " + hex32(handle)
                     + "' to add the existing key, or pick a free handle");
     }
     handle = k_persistent_first;
@@ -371,13 +315,13 @@ Bytes
 read_persistent(ESYS_CONTEXT* ctx, TPM2_HANDLE handle)
 {
   if ((handle >> 24) != TPM2_HT_PERSISTENT) {
-    throw Error(ExitCode::k_usage, "handle " + hex_handle(handle) + " is not a persistent handle",
+    throw Error(ExitCode::k_usage, "handle " + hex32(handle) + " is not a persistent handle",
                 "persistent handles are 0x81000000-0x81ffffff");
   }
   ESYS_TR tr = ESYS_TR_NONE;
   TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
   if (rc != TSS2_RC_SUCCESS && (rc & 0xff) == (TPM2_RC_HANDLE & 0xff)) {
-    throw_not_found("Handle " + hex_handle(handle) + " is not persistent",
+    throw_not_found("Handle " + hex32(handle) + " is not persistent",
                     "'tpm2-ptool doctor' lists the persistent handles");
   }
   check_rc(rc, "TPM2_ReadPublic");
@@ -444,7 +388,7 @@ repair_primary(ESYS_CONTEXT* ctx, const Primary& primary, std::span<const uint8_
                   "nothing to repair");
   }
   StoredObject stored = parse_serialized_tr(primary.esys_tr, primary.id);
-  const std::string handle = hex_handle(stored.handle);
+  const std::string handle = hex32(stored.handle);
   if ((stored.handle >> 24) != TPM2_HT_PERSISTENT) {
     throw Error(ExitCode::k_general,
                 "primary " + pid + " names " + handle + ", which is not a persistent handle",

@@ -50,12 +50,7 @@ private:
   std::optional<Session> m_session;
 };
 
-// The token's 32-byte AES wrapping key from its seal object and PIN (docs/store-format.md §3.2).
-// `last`: the TPM2_Unseal is the last command of the session (see PrimaryContext::unseal).
-SecureBytes unseal_wrapping_key(PrimaryContext& pc, const SealBlobs& seal,
-                                std::span<const uint8_t> pin, bool last = false);
-// The 32-byte key from the 64 hex characters that are sealed (for a token being created).
-SecureBytes wrapping_key_from_hex(std::span<const uint8_t> text);
+// How a token's wrapping key is sealed and unsealed: core/token/seals.hpp.
 
 // Result of init: the new persistent primary.
 struct NewPrimary

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
+// Software keys into the TPM (import command, the RSA-PSS probe): their TPM areas and
+// TPM2_Import with an inner wrapper.
 
 #include <span>
 
@@ -7,6 +9,7 @@
 
 #include "core/keys/private_key_codec.hpp"
 #include "core/secure_bytes.hpp"
+#include "core/tpm/token_ops.hpp"
 
 namespace ptool::tpm {
 
@@ -23,5 +26,12 @@ struct ImportAreas
 };
 void build_import_areas(const keys::PlainKey& key, std::span<const uint8_t> auth,
                         TPM2_ALG_ID hmac_hash, ImportAreas& out);
+
+// TPM2_Import of a key whose secret we hold in software (import command): the sensitive
+// area goes in with an inner wrapper (AES-128-CFB under a one-time key that travels as the
+// command's session-encrypted first parameter), so it never crosses the bus in clear.
+// Returns the private blob under the token's primary.
+TPM2B_PRIVATE import_sensitive(PrimaryContext& pc, const TPM2B_PUBLIC& pub,
+                               const TPMT_SENSITIVE& sensitive);
 
 } // namespace ptool::tpm
