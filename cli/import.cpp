@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <memory>
 
@@ -56,8 +57,15 @@ read_key_file(const std::string& path)
     if (n < 0 && errno == EINTR) {
       continue;
     }
-    if (n <= 0) {
-      break; // a directory (EISDIR) reads as empty, as the stream did
+    if (n < 0) {
+      const int err = errno;
+      OPENSSL_cleanse(buf, sizeof(buf));
+      throw Error(ExitCode::k_general,
+                  "cannot read --privkey file " + path + ": " + std::strerror(err),
+                  "give the path of a private key file");
+    }
+    if (n == 0) {
+      break;
     }
     data.insert(data.end(), buf, buf + n); // a reallocation wipes the old buffer
     if (data.size() > k_max_key_file) {
