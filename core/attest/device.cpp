@@ -12,6 +12,7 @@
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 
 namespace ptool::attest {
 
@@ -138,14 +139,6 @@ policy_b(TPM2_ALG_ID hash)
   default:
     return k_policy_b_sha256;
   }
-}
-
-std::string
-hex32(uint32_t v)
-{
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "0x%08x", v);
-  return buf;
 }
 
 std::vector<uint32_t>

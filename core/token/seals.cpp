@@ -5,6 +5,7 @@
 
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
+#include "core/hex.hpp"
 #include "core/tpm/diagnose.hpp"
 #include "core/tpm/esys.hpp"
 #include "core/tpm/key_ops.hpp"
@@ -42,20 +43,6 @@ key_from_text(std::span<const uint8_t> text)
     key[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return key;
-}
-
-// The sealed text of `key`: lowercase hex, never through a std::string.
-SecureBytes
-key_text(const SecureBytes& key)
-{
-  static constexpr char k_digits[] = "0123456789abcdef";
-  SecureBytes text;
-  text.reserve(key.size() * 2);
-  for (uint8_t b : key) {
-    text.push_back(static_cast<uint8_t>(k_digits[b >> 4]));
-    text.push_back(static_cast<uint8_t>(k_digits[b & 0xf]));
-  }
-  return text;
 }
 
 std::string
@@ -117,7 +104,7 @@ reseal_user(tpm::PrimaryContext& pc, const SealBlobs& so_seal, const SecureBytes
             const SecureBytes& userpin)
 {
   SecureBytes key = unseal_wrapping_key(pc, so_seal, sopin);
-  return seal_under(pc, userpin, key_text(key), true);
+  return seal_under(pc, userpin, to_secure_hex(key), true);
 }
 
 SealBlobs
