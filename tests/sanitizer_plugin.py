@@ -87,9 +87,13 @@ def _hosts_module(argv):
     `ssh -F FILE` reads (PKCS11Provider in an ssh-config block)."""
     if any(str(x) in _MODULES for x in argv):
         return True
+    if not argv or os.path.basename(str(argv[0])) != "ssh":
+        return False  # `stty -F /dev/pts/N` names a terminal: reading it would block
     for flag, value in zip(argv, argv[1:]):
         if str(flag) == "-F":
             try:
+                if not Path(value).is_file():
+                    continue
                 text = Path(value).read_text(errors="replace")
             except (OSError, TypeError, ValueError):
                 continue
