@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <optional>
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
@@ -328,11 +329,16 @@ upgrade_store(const fs::path& dir)
     Store::open(dir, Store::Mode::k_read_write); // upstream's dbup creates a fresh store
     return {k_schema_version, k_schema_version};
   }
-  LockFile lock(db_path.string() + ".lock");
+  std::optional<LockFile> lock;
+  lock.emplace(db_path.string() + ".lock");
   SqliteDb src = open_db(db_path);
   std::optional<int> version = read_version(src.get(), db_path);
   if (!version) {
+    // An empty file (a concurrent first open is creating the store): Store::open takes the
+    // lock itself and re-checks under it. Ours is released first: a second flock on a new
+    // descriptor of the same file would wait for this process forever.
     src.reset();
+    lock.reset();
     Store::open(dir, Store::Mode::k_read_write); // empty file: create; else explains
     return {k_schema_version, k_schema_version};
   }

@@ -129,3 +129,24 @@ def test_concurrent_init_on_fresh_store(abrmd, store):
         assert proc.returncode == 0, proc.stderr
     assert store_query(store, "SELECT count(*) FROM pobjects")[0][0] == 2
     assert store_query(store, "SELECT schema_version FROM schema") == [(8,)]
+
+
+def test_concurrent_first_dbup_on_a_new_store_never_deadlocks(tmp_path):
+    """Several `dbup` on a store that does not exist yet: one creates it while the others
+    find an empty file. Each used to hold the lock file and then ask for it again (a second
+    flock in the same process), so all of them hung; every one must finish with exit 0."""
+    env = ptool_env("mssim:host=127.0.0.1,port=9", tmp_path / "unused")  # dbup needs no TPM
+    for round_ in range(40):
+        store = tmp_path / f"s{round_}"
+        procs = [subprocess.Popen([PTOOL_BIN, "dbup", f"--path={store}"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for _ in range(8)]
+        for p in procs:
+            try:
+                p.wait(timeout=60)  # a safety net for the hang, not a speed assertion
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise AssertionError(f"round {round_}: a concurrent dbup hung")
+        assert [p.returncode for p in procs] == [0] * 8, [p.stderr.read() for p in procs]
+        assert store_query(store, "SELECT schema_version FROM schema")[0][0] == 8
