@@ -17,27 +17,8 @@
 namespace ptool::format {
 namespace {
 
-std::string
-hex(const std::string& s)
-{
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
-std::string
-unhex(const std::string& h)
-{
-  std::string out;
-  for (size_t i = 0; i + 1 < h.size(); i += 2) {
-    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+using test::hex;
+using test::unhex;
 
 // Quotes, backslashes, every kind of control json.dumps escapes the way we do, JSON and
 // YAML syntax, line and paragraph separators, a BOM, NEL, non-BMP characters.

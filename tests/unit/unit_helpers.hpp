@@ -68,4 +68,28 @@ upstream_sample_output(const std::string& command)
   throw std::runtime_error("no sample output for: " + command);
 }
 
+// The bytes of `s` as lowercase hex, and back: how the tests hand strings with any byte to
+// the Python that computes the expected output.
+inline std::string
+hex(const std::string& s)
+{
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    out += d[c >> 4];
+    out += d[c & 15];
+  }
+  return out;
+}
+
+inline std::string
+unhex(const std::string& h)
+{
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    out += static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
 } // namespace ptool::test
