@@ -259,26 +259,25 @@ C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG l)
   return with_module([&](Module& m) { return generate_random(m, h, o, l); });
 }
 
-// Not offered by this module (the store is written by tpm2-ptool, not through PKCS#11).
 CK_RV
-C_InitToken(CK_SLOT_ID, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR)
+C_InitToken(CK_SLOT_ID s, CK_UTF8CHAR_PTR p, CK_ULONG n, CK_UTF8CHAR_PTR l)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return init_token(m, s, p, n, l); });
 }
 CK_RV
-C_InitPIN(CK_SESSION_HANDLE, CK_UTF8CHAR_PTR, CK_ULONG)
+C_InitPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR p, CK_ULONG n)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return init_pin(m, h, p, n); });
 }
 CK_RV
-C_SetPIN(CK_SESSION_HANDLE, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR, CK_ULONG)
+C_SetPIN(CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR o, CK_ULONG ol, CK_UTF8CHAR_PTR n, CK_ULONG nl)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return set_pin(m, h, o, ol, n, nl); });
 }
 CK_RV
-C_GetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
+C_GetOperationState(CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG_PTR sl)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return get_operation_state(m, h, s, sl); });
 }
 CK_RV
 C_SetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)
@@ -286,9 +285,9 @@ C_SetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HANDLE, 
   return not_supported();
 }
 CK_RV
-C_CreateObject(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
+C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG c, CK_OBJECT_HANDLE_PTR o)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return create_object(m, h, t, c, o); });
 }
 CK_RV
 C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
@@ -296,69 +295,69 @@ C_CopyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG, CK
   return not_supported();
 }
 CK_RV
-C_DestroyObject(CK_SESSION_HANDLE, CK_OBJECT_HANDLE)
+C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return destroy_object(m, h, o); });
 }
 CK_RV
-C_SetAttributeValue(CK_SESSION_HANDLE, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG)
+C_SetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG c)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return set_attribute_value(m, h, o, t, c); });
 }
 CK_RV
-C_EncryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE)
+C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return encrypt_init(m, h, mech, k); });
 }
 CK_RV
-C_Encrypt(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
+C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return encrypt(m, h, i, il, o, ol); });
 }
 CK_RV
-C_EncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
+C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return encrypt_update(m, h, i, il, o, ol); });
 }
 CK_RV
-C_EncryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
+C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return encrypt_final(m, h, o, ol); });
 }
 CK_RV
-C_DecryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
+C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return decrypt_update(m, h, i, il, o, ol); });
 }
 CK_RV
-C_DecryptFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
+C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return decrypt_final(m, h, o, ol); });
 }
 CK_RV
-C_DigestInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR)
+C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return digest_init(m, h, mech); });
 }
 CK_RV
-C_Digest(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR)
+C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return digest(m, h, d, dl, o, ol); });
 }
 CK_RV
-C_DigestUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG)
+C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG l)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return digest_update(m, h, p, l); });
 }
 CK_RV
-C_DigestKey(CK_SESSION_HANDLE, CK_OBJECT_HANDLE)
+C_DigestKey(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE k)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return digest_key(m, h, k); });
 }
 CK_RV
-C_DigestFinal(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG_PTR)
+C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return digest_final(m, h, o, ol); });
 }
 CK_RV
 C_SignRecoverInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE)
@@ -401,15 +400,17 @@ C_DecryptVerifyUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_
   return not_supported();
 }
 CK_RV
-C_GenerateKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR)
+C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR t, CK_ULONG c,
+              CK_OBJECT_HANDLE_PTR k)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return generate_key(m, h, mech, t, c, k); });
 }
 CK_RV
-C_GenerateKeyPair(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_ATTRIBUTE_PTR, CK_ULONG, CK_ATTRIBUTE_PTR,
-                  CK_ULONG, CK_OBJECT_HANDLE_PTR, CK_OBJECT_HANDLE_PTR)
+C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pt, CK_ULONG pc,
+                  CK_ATTRIBUTE_PTR vt, CK_ULONG vc, CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
 {
-  return not_supported();
+  return with_module(
+    [&](Module& m) { return generate_key_pair(m, h, mech, pt, pc, vt, vc, pub, priv); });
 }
 CK_RV
 C_WrapKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, CK_BYTE_PTR,
@@ -430,9 +431,9 @@ C_DeriveKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTRIBUTE_
   return not_supported();
 }
 CK_RV
-C_SeedRandom(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG)
+C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR p, CK_ULONG l)
 {
-  return not_supported();
+  return with_module([&](Module& m) { return seed_random(m, h, p, l); });
 }
 CK_RV
 C_GetFunctionStatus(CK_SESSION_HANDLE)
