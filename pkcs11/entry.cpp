@@ -407,7 +407,8 @@ C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR t, CK
 }
 CK_RV
 C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pt, CK_ULONG pc,
-                  CK_ATTRIBUTE_PTR vt, CK_ULONG vc, CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
+                  CK_ATTRIBUTE_PTR vt, CK_ULONG vc, CK_OBJECT_HANDLE_PTR pub,
+                  CK_OBJECT_HANDLE_PTR priv)
 {
   return with_module(
     [&](Module& m) { return generate_key_pair(m, h, mech, pt, pc, vt, vc, pub, priv); });
