@@ -10,7 +10,7 @@
 
 #include "core/model.hpp"
 #include "core/secure_bytes.hpp"
-#include "core/tpm/token_ops.hpp"
+#include "core/tpm/primary.hpp"
 
 namespace ptool::token {
 

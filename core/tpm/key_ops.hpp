@@ -6,7 +6,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "core/secure_bytes.hpp"
-#include "core/tpm/token_ops.hpp"
+#include "core/tpm/primary.hpp"
 
 namespace ptool::tpm {
 
