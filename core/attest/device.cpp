@@ -13,6 +13,7 @@
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
 #include "core/hex.hpp"
+#include "core/tpm/primary.hpp"
 
 namespace ptool::attest {
 
@@ -204,37 +205,6 @@ check_endorsement_rc(TSS2_RC rc, const char* what)
   }
 }
 
-// A NULL-hierarchy ECC P-256 decryption key that salts the endorsement auth's session: it
-// needs no auth and its seed changes at every TPM reset.
-tpm::TpmObject
-create_salt_key(ESYS_CONTEXT* ctx)
-{
-  TPM2B_PUBLIC in{};
-  TPMT_PUBLIC& t = in.publicArea;
-  t.type = TPM2_ALG_ECC;
-  t.nameAlg = TPM2_ALG_SHA256;
-  t.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT
-                       | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH
-                       | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT | TPMA_OBJECT_NODA;
-  t.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_AES;
-  t.parameters.eccDetail.symmetric.keyBits.aes = 128;
-  t.parameters.eccDetail.symmetric.mode.aes = TPM2_ALG_CFB;
-  t.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
-  t.parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
-  t.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
-  TPM2B_SENSITIVE_CREATE sensitive{};
-  TPM2B_DATA outside{};
-  TPML_PCR_SELECTION pcrs{};
-  ESYS_TR handle = ESYS_TR_NONE;
-  TPM2B_PUBLIC* out = nullptr;
-  TSS2_RC rc =
-    Esys_CreatePrimary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                       &sensitive, &in, &outside, &pcrs, &handle, &out, nullptr, nullptr, nullptr);
-  EsysPtr<TPM2B_PUBLIC> owned(out);
-  tpm::check_rc(rc, "TPM2_CreatePrimary(salt key)");
-  return tpm::TpmObject(ctx, handle, tpm::TpmObject::Drop::k_flush);
-}
-
 HierarchyKey
 create_in_endorsement(ESYS_CONTEXT* ctx, EndorsementAuth& auth, const TPMT_PUBLIC& tmpl,
                       const char* what)
@@ -279,7 +249,7 @@ EndorsementAuth::EndorsementAuth(ESYS_CONTEXT* ctx, std::span<const uint8_t> aut
 {
   tpm::set_auth(ctx, ESYS_TR_RH_ENDORSEMENT, auth);
   if (!auth.empty()) {
-    tpm::TpmObject salt = create_salt_key(ctx);
+    tpm::TpmObject salt = tpm::create_salt_key(ctx); // flushed once the session is started
     m_session.emplace(ctx, salt.get());
   }
 }

@@ -76,6 +76,20 @@ create_salt_key(ESYS_CONTEXT* ctx)
   return create_primary(ctx, ESYS_TR_RH_NULL, ESYS_TR_PASSWORD, salt_key_template(), {});
 }
 
+std::optional<Session>
+owner_session(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth, bool secret)
+{
+  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
+  if (!secret) {
+    return std::nullopt;
+  }
+  TpmObject salt = create_salt_key(ctx); // flushed once the session is started
+  std::optional<Session> session;
+  session.emplace(ctx, salt.get());
+  session->use_for(true, false);
+  return session;
+}
+
 void
 PrimaryContext::abandon() noexcept
 {
@@ -236,14 +250,8 @@ PersistentPrimary::PersistentPrimary(ESYS_CONTEXT* ctx, std::span<const uint8_t>
   }
   m_result.handle = handle;
 
-  bool secret = !hierarchy_auth.empty() || !primary_auth.empty();
-  std::optional<Session> session;
-  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
-  if (secret) {
-    TpmObject salt = create_salt_key(ctx);
-    session.emplace(ctx, salt.get());
-    session->use_for(true, false);
-  }
+  std::optional<Session> session =
+    owner_session(ctx, hierarchy_auth, !hierarchy_auth.empty() || !primary_auth.empty());
   ESYS_TR auth_session = session ? session->get() : ESYS_TR_PASSWORD;
   TpmObject transient = create_primary(ctx, ESYS_TR_RH_OWNER, auth_session,
                                        *primary_template("tpm2-tools-default"), primary_auth);

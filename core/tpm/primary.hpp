@@ -100,4 +100,10 @@ TpmObject create_primary(ESYS_CONTEXT* ctx, ESYS_TR hierarchy, ESYS_TR session,
 // auth and its seed changes at every TPM reset, so nothing is left behind.
 TpmObject create_salt_key(ESYS_CONTEXT* ctx);
 
+// Sets the owner hierarchy's auth and, when `secret` (an auth goes to the TPM), returns a
+// session salted with a fresh NULL-hierarchy key that encrypts the command's first
+// parameter; nullopt when a plain password session will do.
+std::optional<Session> owner_session(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth,
+                                     bool secret);
+
 } // namespace ptool::tpm

@@ -108,14 +108,8 @@ repair_primary(ESYS_CONTEXT* ctx, const Primary& primary, std::span<const uint8_
   tmpl.size = 0;
   tmpl.publicArea.unique = TPMU_PUBLIC_ID{};
 
-  bool secret = !hierarchy_auth.empty() || !primary.objauth.empty();
-  std::optional<Session> session;
-  set_auth(ctx, ESYS_TR_RH_OWNER, hierarchy_auth);
-  if (secret) {
-    TpmObject salt = create_salt_key(ctx);
-    session.emplace(ctx, salt.get());
-    session->use_for(true, false);
-  }
+  std::optional<Session> session =
+    owner_session(ctx, hierarchy_auth, !hierarchy_auth.empty() || !primary.objauth.empty());
   ESYS_TR auth_session = session ? session->get() : ESYS_TR_PASSWORD;
   TpmObject fresh = create_primary(ctx, ESYS_TR_RH_OWNER, auth_session, tmpl, primary.objauth);
   if (!same_name(name_of(ctx, fresh.get()), stored.name)) {
