@@ -18,7 +18,8 @@ process, so every child whose argv names ``PTOOL_MODULE`` gets ``LD_PRELOAD``
 of GCC's libasan + libubsan and ``detect_leaks=0``: LeakSanitizer would report
 the host's own never-freed startup allocations, which are not ours to fix.
 Errors (overflows, use-after-free, UB) stay fatal there.  Nothing else (sshd,
-swtpm, tpm2-tools, the upstream tool) gets the preload.  The pytest process
+swtpm, tpm2-tools, the upstream tool) gets the preload. Our own instrumented programs
+that load upstream's libtpm2_pkcs11.so (the side-by-side cases) run with ``detect_leaks=0``.  The pytest process
 itself loads the module through ctypes (test_module_api.py), so scripts/test
 starts it with the preload; it is removed from ``os.environ`` here so that
 children do not inherit it.
@@ -102,6 +103,11 @@ def _hosts_module(argv):
     return False
 
 
+def _loads_upstream_module(argv):
+    from ptool_fixtures import UPSTREAM_MODULE
+    return any(str(x) == UPSTREAM_MODULE for x in argv[1:])
+
+
 class _SanitizedPopen(subprocess.Popen):
     """Popen that gives every child the sanitizer options (and module hosts the preload)."""
 
@@ -116,6 +122,10 @@ class _SanitizedPopen(subprocess.Popen):
             env["LD_PRELOAD"] = _state["preload"]
             env["ASAN_OPTIONS"] = _state["host_asan"]
             env["SSH_PKCS11_HELPER"] = str(_state["helper"])
+        elif MODE == "asan" and _ours(argv[0]) and _loads_upstream_module(argv):
+            # Our instrumented side-by-side programs (tests/pkcs11/c) hosting upstream's
+            # module: its never-freed allocations are not ours to report; errors stay fatal.
+            env["ASAN_OPTIONS"] = _state["host_asan"]
         kw["env"] = env
         super().__init__(args, *a, **kw)
 
