@@ -77,6 +77,10 @@ struct Session
 class Module
 {
 public:
+  // Sessions one token may have open at a time (read-only and read-write together), as
+  // upstream's MAX_NUM_OF_SESSIONS; the next C_OpenSession answers CKR_SESSION_COUNT.
+  static constexpr size_t k_max_sessions = 1024;
+
   static Module& instance();
   std::mutex& mutex() { return m_mutex; }
 

@@ -17,6 +17,9 @@ open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR o
     return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
   }
   TokenState& ts = m.token(slot);
+  if (m.session_count(slot, false) >= Module::k_max_sessions) {
+    return CKR_SESSION_COUNT;
+  }
   // PKCS#11 §5.6: while the SO is logged in, only read-write sessions can be opened.
   if (ts.login == TokenState::Login::k_so && !(flags & CKF_RW_SESSION)) {
     return CKR_SESSION_READ_WRITE_SO_EXISTS;

@@ -98,9 +98,9 @@ get_token_info(Module& m, CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
   if (!ts.token.config.empty_user_pin) {
     info->flags |= CKF_LOGIN_REQUIRED;
   }
-  info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulMaxSessionCount = Module::k_max_sessions;
   info->ulSessionCount = m.session_count(slot, false);
-  info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulMaxRwSessionCount = Module::k_max_sessions;
   info->ulRwSessionCount = m.session_count(slot, true);
   info->ulMaxPinLen = 128;
   info->ulMinPinLen = 0;
