@@ -64,13 +64,11 @@ known_pss_sigs_good(const store::Store& st, int64_t pid)
   return std::nullopt;
 }
 
-// The store for a write. C_InitToken may create it (at the place it is looked for);
-// C_InitPIN and C_SetPIN need it to exist.
+// The store for C_InitPIN's and C_SetPIN's write: it must exist.
 store::Store
-writable_store(bool create)
+writable_store()
 {
-  return store::Store::open(store::locate(std::nullopt), create ? store::Store::Mode::k_read_write
-                                                                : store::Store::Mode::k_existing);
+  return store::Store::open(store::locate(std::nullopt), store::Store::Mode::k_existing);
 }
 
 // Answers a wrong PIN or the TPM's lockout with its CK_RV; anything else goes on.
@@ -147,18 +145,27 @@ init_token(Module& m, CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG so_pin_l
   }
   SecureBytes sopin = secret(so_pin, so_pin_len);
 
-  store::Store st = writable_store(true);
-  if (st.token_by_label(*label)) {
-    log(LogLevel::k_warn, "C_InitToken refused: a token labeled \"" + *label + "\" exists");
-    return CKR_ARGUMENTS_BAD;
+  // A store that does not exist yet is created only once the TPM work succeeded, so a
+  // failure leaves nothing behind.
+  std::filesystem::path dir = store::locate(std::nullopt);
+  std::optional<store::Store> st;
+  if (std::filesystem::exists(dir / store::k_db_name)) {
+    st.emplace(store::Store::open(dir, store::Store::Mode::k_existing));
+    if (st->token_by_label(*label)) {
+      log(LogLevel::k_warn, "C_InitToken refused: a token labeled \"" + *label + "\" exists");
+      return CKR_ARGUMENTS_BAD;
+    }
   }
   // The primary: the uninitialized row's (addemptytoken), else the store's first, else the
   // one a plain `tpm2-ptool init` makes (an identical one at 0x81000001 is reused).
   std::optional<Primary> primary;
   if (!ts.spare) {
-    primary = st.primary(ts.token.pid);
-  } else {
-    std::vector<Primary> all = st.primaries();
+    primary = st ? st->primary(ts.token.pid) : std::nullopt;
+    if (!primary) {
+      fail(CKR_DEVICE_ERROR);
+    }
+  } else if (st) {
+    std::vector<Primary> all = st->primaries();
     if (!all.empty()) {
       primary = *std::min_element(all.begin(), all.end(),
                                   [](const Primary& a, const Primary& b) { return a.id < b.id; });
@@ -175,7 +182,8 @@ init_token(Module& m, CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG so_pin_l
         std::string("C_InitToken: ")
           + (made.adopted ? "adopted the primary at 0x81000001" : "created a persistent primary"));
   }
-  std::optional<bool> pss = primary->id ? known_pss_sigs_good(st, primary->id) : std::nullopt;
+  std::optional<bool> pss =
+    primary->id && st ? known_pss_sigs_good(*st, primary->id) : std::nullopt;
   bool pss_good = pss ? *pss : tpm::pss_sigs_good(ctx.get());
   tpm::PrimaryContext pc(ctx.get(), *primary, owner);
   SealObject seal;
@@ -187,13 +195,16 @@ init_token(Module& m, CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG so_pin_l
   token.config.token_init = true;
   token.config.pss_sigs_good = pss_good;
   token.config.empty_user_pin = false;
+  if (!st) {
+    st.emplace(store::Store::open(dir, store::Store::Mode::k_read_write));
+  }
   {
-    store::Transaction tx(st);
+    store::Transaction tx(*st);
     if (!token.pid) {
-      token.pid = st.insert_primary(*primary);
+      token.pid = st->insert_primary(*primary);
     }
-    seal.tokid = st.insert_token(token);
-    st.insert_seal_object(seal);
+    seal.tokid = st->insert_token(token);
+    st->insert_seal_object(seal);
     tx.commit();
   }
   if (made.created) {
@@ -223,7 +234,7 @@ init_pin(Module& m, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
     return CKR_USER_NOT_LOGGED_IN;
   }
   SecureBytes userpin = secret(pin, pin_len);
-  store::Store st = writable_store(false);
+  store::Store st = writable_store();
   std::optional<SealObject> seal = st.seal_object(ts.token.id);
   if (!seal) {
     fail(CKR_GENERAL_ERROR);
@@ -261,7 +272,7 @@ set_pin(Module& m, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_le
   const bool so = ts.login == TokenState::Login::k_so;
   SecureBytes oldpin = secret(old_pin, old_len);
   SecureBytes newpin = secret(new_pin, new_len);
-  store::Store st = writable_store(false);
+  store::Store st = writable_store();
   std::optional<SealObject> seal = st.seal_object(ts.token.id);
   if (!seal) {
     fail(CKR_GENERAL_ERROR);

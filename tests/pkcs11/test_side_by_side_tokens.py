@@ -128,3 +128,16 @@ def test_pkcs11_tool_makes_a_token_everyone_uses(abrmd_module, tmp_path):
                          "--label", "k", "--input-file", str(__file__), "--output-file",
                          str(base / "sig"), token="made", check=False)
     assert signed.returncode == 0, signed.stderr
+
+
+def test_init_token_without_a_tpm_writes_nothing(tmp_path):
+    """C_InitToken on an empty store whose TPM cannot be reached fails and creates no store
+    (it is created only after the TPM work); the spare slot is still there."""
+    store = tmp_path / "store"
+    store.mkdir(mode=0o700)
+    env = ptool_env("swtpm:host=127.0.0.1,port=1", store)
+    failed = pkcs11_tool(env, "--slot", "1", "--init-token", "--label", "made", "--so-pin",
+                         "so1", check=False)
+    assert failed.returncode != 0
+    assert list(store.iterdir()) == []
+    assert "token state:   uninitialized" in _slots(env, module_path())
