@@ -125,8 +125,7 @@ main(int argc, char** argv)
   label_of("label", ti.label, sizeof ti.label);
   p11_report("max_sessions", "%lu rw %lu", (unsigned long)ti.ulMaxSessionCount,
              (unsigned long)ti.ulMaxRwSessionCount);
-  p11_report("pin_len", "%lu..%lu", (unsigned long)ti.ulMinPinLen,
-             (unsigned long)ti.ulMaxPinLen);
+  p11_report("pin_len", "%lu..%lu", (unsigned long)ti.ulMinPinLen, (unsigned long)ti.ulMaxPinLen);
   CK_SLOT_INFO sl;
   p11_rv("slot_info_rv", F->C_GetSlotInfo(spare, &sl));
   p11_report("slot_flags", "0x%lx", (unsigned long)sl.flags);
