@@ -1,33 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The primary a plain `init` (and `ssh-keygen` on an empty store) hangs tokens under.
+// The primary a plain `init` (and `ssh-keygen` on an empty store) hangs tokens under: now in
+// core/tpm/default_primary.hpp, shared with the PKCS#11 module's C_InitToken.
 #pragma once
 
-#include <cstdint>
-#include <optional>
-#include <span>
-
-#include <tss2/tss2_esys.h>
-
-#include "core/model.hpp"
-#include "core/tpm/token_ops.hpp"
+#include "core/tpm/default_primary.hpp"
 
 namespace ptool::cli {
 
-// The handle a plain `init` persists at first (as upstream's tool does).
-constexpr TPM2_HANDLE k_default_primary_handle = 0x81000001;
-
-struct DefaultPrimary
-{
-  std::optional<tpm::PersistentPrimary> created; // commit() it once the store row commits
-  Bytes esys_tr;                                 // serialized ESYS_TR for the primary row
-  bool adopted = false;                          // an identical primary already sat there
-};
-
-// A primary with an empty auth from the tpm2-tools default template: the one already at
-// 0x81000001 when it was made from that very template (same seed and template, same key, so
-// no identical copy fills the TPM's NV), else a new one persisted at 0x81000001, else at the
-// next free handle.
-void default_primary(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth,
-                     DefaultPrimary& out);
+using tpm::default_primary;
+using tpm::DefaultPrimary;
+using tpm::k_default_primary_handle;
 
 } // namespace ptool::cli

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <sys/prctl.h>
 
 #include "core/crypto/crypto.hpp"
@@ -101,39 +102,75 @@ Module::refresh_tokens()
 {
   std::optional<store::Store> st;
   std::vector<Token> rows;
+  // The spare uninitialized slot is offered when C_InitToken could write a store: it exists
+  // and reads fine, or it does not exist yet at the place the store is looked for. Never for
+  // a store that cannot be read (crafted, unreadable) or when there is no store location.
+  bool can_init = false;
   try {
-    st.emplace(open_store());
-    rows = st->tokens_skipping(
-      [](const Error& e) { log(LogLevel::k_warn, std::string("token skipped: ") + e.what()); });
+    std::filesystem::path dir = store::locate(std::nullopt);
+    std::error_code ec;
+    if (!std::filesystem::exists(dir / store::k_db_name, ec) && !ec) {
+      can_init = true;
+    } else {
+      st.emplace(open_store());
+      can_init = true;
+      rows = st->tokens_skipping(
+        [](const Error& e) { log(LogLevel::k_warn, std::string("token skipped: ") + e.what()); });
+    }
   } catch (const Error& e) {
+    can_init = false;
+    rows.clear();
     // A missing store is normal (info); a crafted or unreadable one is worth a warning. Either
     // way the store is ignored: no slots.
     log(e.code() == ExitCode::k_not_found ? LogLevel::k_info : LogLevel::k_warn,
         std::string("no store: ") + e.what() + (e.hint().empty() ? "" : " (" + e.hint() + ")"));
   }
   std::map<CK_SLOT_ID, bool> seen;
+  bool have_uninit = false;
+  int64_t max_id = 0;
   for (Token& t : rows) {
-    if (!t.config.token_init) {
-      continue;
-    }
+    max_id = std::max(max_id, t.id);
     auto slot = static_cast<CK_SLOT_ID>(t.id);
     bool user_pin = false;
-    try {
-      auto seal = st->seal_object(t.id);
-      if (!seal) {
-        log(LogLevel::k_warn, "token " + std::to_string(t.id) + " has no seal object; skipped");
+    if (!t.config.token_init) {
+      // addemptytoken's row: the uninitialized slot, as upstream shows it. Only the first.
+      if (have_uninit) {
         continue;
       }
-      user_pin = seal->user.has_value();
-    } catch (const Error& e) {
-      log(LogLevel::k_warn, std::string("token skipped: ") + e.what());
-      continue;
+      have_uninit = true;
+    } else {
+      try {
+        auto seal = st->seal_object(t.id);
+        if (!seal) {
+          log(LogLevel::k_warn, "token " + std::to_string(t.id) + " has no seal object; skipped");
+          continue;
+        }
+        user_pin = seal->user.has_value();
+      } catch (const Error& e) {
+        log(LogLevel::k_warn, std::string("token skipped: ") + e.what());
+        continue;
+      }
     }
     TokenState& ts = m_tokens[slot];
     ts.token = std::move(t);
+    ts.spare = false;
     ts.user_pin_set = user_pin;
     if (ts.token.config.pss_sigs_good) {
       ts.pss_good = ts.token.config.pss_sigs_good;
+    }
+    seen[slot] = true;
+  }
+  if (can_init && !have_uninit && rows.size() < k_max_tokens) {
+    auto slot = static_cast<CK_SLOT_ID>(max_id + 1);
+    auto old = m_tokens.find(slot);
+    bool busy = old != m_tokens.end() && !old->second.spare && session_count(slot, false) != 0;
+    // (A token removed from the store while sessions still use its slot keeps the slot.)
+    TokenState& ts = m_tokens[slot];
+    if (!ts.spare && !busy) {
+      ts = TokenState{};
+      ts.spare = true;
+      ts.token.id = max_id + 1;
+      ts.token.config.token_init = false;
     }
     seen[slot] = true;
   }
@@ -294,6 +331,19 @@ token_tcti(const Token& token)
 
 } // namespace
 
+std::optional<std::string>
+Module::tcti_for(const Token& token)
+{
+  return token_tcti(token);
+}
+
+SecureBytes
+Module::owner_auth()
+{
+  const char* owner = std::getenv("TPM2_PKCS11_OWNER_AUTH");
+  return SecureBytes::from(owner ? owner : "");
+}
+
 tpm::PrimaryContext&
 Module::tpm(TokenState& ts)
 {
@@ -307,10 +357,8 @@ Module::tpm(TokenState& ts)
     ts.tcti = tcti;
     log(LogLevel::k_debug, "opening the TPM for token " + std::to_string(ts.token.id));
     ts.esys = std::make_unique<tpm::EsysContext>(tcti);
-    const char* owner = std::getenv("TPM2_PKCS11_OWNER_AUTH");
-    SecureBytes owner_auth = SecureBytes::from(owner ? owner : "");
     try {
-      ts.pc = std::make_unique<tpm::PrimaryContext>(ts.esys->get(), *primary, owner_auth);
+      ts.pc = std::make_unique<tpm::PrimaryContext>(ts.esys->get(), *primary, owner_auth());
     } catch (...) {
       ts.esys.reset();
       throw;

@@ -20,12 +20,15 @@
 
 namespace ptool::p11 {
 
-// One initialized token of the store = one slot (slot id = tokens.id). The TPM side
+// One token of the store = one slot (slot id = tokens.id), plus one uninitialized slot for
+// C_InitToken (docs/pkcs11-tokens.md): an uninitialized tokens row (addemptytoken), else a
+// spare that exists only in memory (`spare`) at the next free id. The TPM side
 // (ESYS context, primary, salted session) exists only from the first login or private-key
 // operation until logout / the last session closes / C_Finalize.
 struct TokenState
 {
-  Token token;
+  Token token;        // token.config.token_init false: the uninitialized slot
+  bool spare = false; // the uninitialized slot that has no tokens row (yet)
   bool user_pin_set = false;
   enum class Login { k_none, k_user, k_so } login = Login::k_none;
   SecureBytes wrapping_key;          // set while unsealed (login or empty-user-pin)
@@ -77,6 +80,13 @@ struct Session
 class Module
 {
 public:
+  // Slots offered at most (upstream's MAX_TOKEN_CNT, and its store's limit_tokens trigger):
+  // the spare uninitialized slot only while the store has fewer tokens.
+  static constexpr size_t k_max_tokens = 255;
+  // Sessions one token may have open at a time (read-only and read-write together), as
+  // upstream's MAX_NUM_OF_SESSIONS; the next C_OpenSession answers CKR_SESSION_COUNT.
+  static constexpr size_t k_max_sessions = 1024;
+
   static Module& instance();
   std::mutex& mutex() { return m_mutex; }
 
@@ -105,6 +115,10 @@ public:
   // The store row behind `handle` if the session may see it, else CKR_OBJECT_HANDLE_INVALID.
   const Object& object(Session& s, CK_OBJECT_HANDLE handle);
 
+  // The TCTI a token's TPM side is opened with (TPM2_PKCS11_TCTI, else the store's tcti when
+  // allowed, else the default), and the owner hierarchy auth (TPM2_PKCS11_OWNER_AUTH).
+  static std::optional<std::string> tcti_for(const Token& token);
+  static SecureBytes owner_auth();
   // TPM side of a token, opened on first use.
   tpm::PrimaryContext& tpm(TokenState& ts);
   // Unseals the wrapping key with `pin` (SO or user seal object).

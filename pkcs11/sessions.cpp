@@ -17,6 +17,9 @@ open_session(Module& m, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR o
     return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
   }
   TokenState& ts = m.token(slot);
+  if (m.session_count(slot, false) >= Module::k_max_sessions) {
+    return CKR_SESSION_COUNT;
+  }
   // PKCS#11 §5.6: while the SO is logged in, only read-write sessions can be opened.
   if (ts.login == TokenState::Login::k_so && !(flags & CKF_RW_SESSION)) {
     return CKR_SESSION_READ_WRITE_SO_EXISTS;
@@ -91,6 +94,9 @@ login(Module& m, CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK
                                                          : CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
   }
   bool so = user == CKU_SO;
+  if (!ts.token.config.token_init) {
+    return CKR_USER_PIN_NOT_INITIALIZED; // the uninitialized slot: no PIN to check yet
+  }
   // PKCS#11 §5.6 (and upstream's library): the SO works in read-write sessions only, so an
   // SO login is refused while any read-only session of the token is open.
   if (so && m.session_count(s.slot, false) != m.session_count(s.slot, true)) {

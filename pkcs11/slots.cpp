@@ -44,7 +44,8 @@ get_slot_list(Module& m, CK_BBOOL, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     return CKR_ARGUMENTS_BAD;
   }
   // Re-read on every listing so tokens added by tpm2-ptool meanwhile show up. Every slot
-  // has its token present, so tokenPresent changes nothing.
+  // has its token present (the uninitialized slot too, as upstream), so tokenPresent changes
+  // nothing.
   m.refresh_tokens();
   CK_ULONG n = static_cast<CK_ULONG>(m.tokens().size());
   if (!list) {
@@ -91,16 +92,20 @@ get_token_info(Module& m, CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
   pad(info->manufacturerID, k_manufacturer);
   pad(info->model, "TPM2 token");
   pad(info->serialNumber, std::to_string(ts.token.id));
-  info->flags = CKF_RNG | CKF_TOKEN_INITIALIZED;
+  // The uninitialized slot (C_InitToken's): CKF_RNG | CKF_LOGIN_REQUIRED, as upstream.
+  info->flags = CKF_RNG;
+  if (ts.token.config.token_init) {
+    info->flags |= CKF_TOKEN_INITIALIZED;
+  }
   if (ts.user_pin_set) {
     info->flags |= CKF_USER_PIN_INITIALIZED;
   }
   if (!ts.token.config.empty_user_pin) {
     info->flags |= CKF_LOGIN_REQUIRED;
   }
-  info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulMaxSessionCount = Module::k_max_sessions;
   info->ulSessionCount = m.session_count(slot, false);
-  info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+  info->ulMaxRwSessionCount = Module::k_max_sessions;
   info->ulRwSessionCount = m.session_count(slot, true);
   info->ulMaxPinLen = 128;
   info->ulMinPinLen = 0;

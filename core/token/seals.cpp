@@ -76,6 +76,22 @@ create_token_seals(tpm::PrimaryContext& pc, const SecureBytes& userpin, const Se
   return out;
 }
 
+SealBlobs
+create_so_seal(tpm::PrimaryContext& pc, const SecureBytes& sopin, bool last)
+{
+  return seal_under(pc, sopin, crypto::random_hex(k_key_bytes), last);
+}
+
+SealBlobs
+seal_wrapping_key(tpm::PrimaryContext& pc, const SecureBytes& key, const SecureBytes& pin,
+                  bool last)
+{
+  if (key.size() != k_key_bytes) {
+    throw Error(ExitCode::k_general, "the token's wrapping key has an unexpected length");
+  }
+  return seal_under(pc, pin, to_secure_hex(key), last);
+}
+
 SecureBytes
 unseal_wrapping_key(tpm::PrimaryContext& pc, const SealBlobs& seal, std::span<const uint8_t> pin,
                     bool last)
@@ -109,7 +125,7 @@ reseal_user(tpm::PrimaryContext& pc, const SealBlobs& so_seal, const SecureBytes
 
 SealBlobs
 change_pin(tpm::PrimaryContext& pc, const SealBlobs& seal, const SecureBytes& old_pin,
-           const SecureBytes& new_pin)
+           const SecureBytes& new_pin, bool last)
 {
   // A fresh salt each time, as upstream: the new seal auth reveals nothing about the old.
   std::string salt = new_salt();
@@ -118,7 +134,7 @@ change_pin(tpm::PrimaryContext& pc, const SealBlobs& seal, const SecureBytes& ol
   try {
     priv = tpm::change_auth(pc, pub, tpm::unmarshal_private(seal.priv),
                             crypto::hash_pass(old_pin, seal.salt), crypto::hash_pass(new_pin, salt),
-                            tpm::AuthKind::k_pin, true);
+                            tpm::AuthKind::k_pin, last);
   } catch (const Error& e) {
     if (e.code() == ExitCode::k_auth && !tpm::is_lockout(e)) {
       throw Error(ExitCode::k_auth, std::string("wrong old PIN (") + e.what() + ")", e.hint());

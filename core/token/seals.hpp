@@ -2,7 +2,7 @@
 // A token's wrapping key, sealed under its user PIN and its SO PIN: the one place that
 // knows how (two TPM seal objects holding the key's hex text, each with the auth
 // crypto::hash_pass(PIN, salt) and a fresh random salt). The CLI's addtoken, initpin,
-// changepin and the PKCS#11 module (C_Login; later C_InitToken, C_InitPIN, C_SetPIN) call
+// changepin and the PKCS#11 module (C_Login, C_InitToken, C_InitPIN, C_SetPIN) call
 // these; none writes the store: the caller stores the returned blobs in its transaction.
 #pragma once
 
@@ -27,6 +27,16 @@ struct NewSeals
 NewSeals create_token_seals(tpm::PrimaryContext& pc, const SecureBytes& userpin,
                             const SecureBytes& sopin, bool last);
 
+// A token made through PKCS#11 (C_InitToken): a new random wrapping key sealed under `sopin`
+// only, as upstream's library does; the user seal comes with C_InitPIN (seal_wrapping_key).
+// Returns the SO seal; `last` ends the primary's session with the TPM2_Create.
+SealBlobs create_so_seal(tpm::PrimaryContext& pc, const SecureBytes& sopin, bool last);
+
+// `key` (a token's 32-byte wrapping key, already unsealed) sealed in a brand-new seal object
+// under `pin`: the module's C_InitPIN, where the SO's login holds the key.
+SealBlobs seal_wrapping_key(tpm::PrimaryContext& pc, const SecureBytes& key, const SecureBytes& pin,
+                            bool last);
+
 // The token's 32-byte wrapping key from one of its seal objects and that seal's PIN. A
 // wrong PIN is Error(k_auth) "wrong PIN (…)" with the tries left (or the lockout) in its
 // hint. `last`: the TPM2_Unseal is the last command of the session (see
@@ -42,9 +52,9 @@ SealBlobs reseal_user(tpm::PrimaryContext& pc, const SealBlobs& so_seal, const S
 
 // One seal object gets a new PIN with TPM2_ObjectChangeAuth: the TPM checks `old_pin`
 // (a wrong one is Error(k_auth) "wrong old PIN (…)"), the wrapping key is untouched and a
-// fresh salt is chosen. Returns the seal's new blobs (same public area). The session ends
-// with this command.
+// fresh salt is chosen. Returns the seal's new blobs (same public area). `last` ends the
+// session with this command (the CLI); the module keeps a logged-in token's session.
 SealBlobs change_pin(tpm::PrimaryContext& pc, const SealBlobs& seal, const SecureBytes& old_pin,
-                     const SecureBytes& new_pin);
+                     const SecureBytes& new_pin, bool last = true);
 
 } // namespace ptool::token

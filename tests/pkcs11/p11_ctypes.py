@@ -73,12 +73,23 @@ class Module:
         rv = getattr(self, name)(*args)
         assert rv == 0, f"C_{name} returned {rv:#x}"
 
-    def slots(self):
+    def slots(self, initialized=True):
+        """The slot list; by default only the slots with an initialized token (both modules
+        also list one spare uninitialized slot for C_InitToken)."""
         n = CK_ULONG(0)
         self.ok("GetSlotList", c_ubyte(1), None, byref(n))
         arr = (CK_ULONG * n.value)()
         self.ok("GetSlotList", c_ubyte(1), arr, byref(n))
-        return list(arr[:n.value])
+        slots = list(arr[:n.value])
+        if initialized:
+            slots = [s for s in slots if self.token_flags(s) & 0x400]  # CKF_TOKEN_INITIALIZED
+        return slots
+
+    def token_flags(self, slot):
+        info = ctypes.create_string_buffer(512)  # larger than CK_TOKEN_INFO
+        self.ok("GetTokenInfo", CK_ULONG(slot), info)
+        # flags follow label[32], manufacturerID[32], model[16], serialNumber[16]
+        return CK_ULONG.from_buffer(info, 96).value
 
     def open(self, slot):
         h = CK_ULONG(0)

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "cli/default_primary.hpp"
+#include "core/tpm/default_primary.hpp"
 
 #include "core/error.hpp"
 #include "core/secure_bytes.hpp"
 #include "core/tpm/diagnose.hpp"
 
-namespace ptool::cli {
+namespace ptool::tpm {
 
 void
 default_primary(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth, DefaultPrimary& out)
@@ -24,14 +24,13 @@ default_primary(ESYS_CONTEXT* ctx, std::span<const uint8_t> hierarchy_auth, Defa
   }
   if (out.created) {
     out.esys_tr = out.created->result().esys_tr;
-  } else if (tpm::matching_primary_template(ctx, k_default_primary_handle)
-             == "tpm2-tools-default") {
+  } else if (matching_primary_template(ctx, k_default_primary_handle) == "tpm2-tools-default") {
     out.adopted = true;
-    out.esys_tr = tpm::read_persistent(ctx, k_default_primary_handle);
+    out.esys_tr = read_persistent(ctx, k_default_primary_handle);
   } else {
     out.created.emplace(ctx, hierarchy_auth, no_auth, std::nullopt);
     out.esys_tr = out.created->result().esys_tr;
   }
 }
 
-} // namespace ptool::cli
+} // namespace ptool::tpm
