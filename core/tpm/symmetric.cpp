@@ -40,9 +40,12 @@ to_buffer(std::span<const uint8_t> in)
 }
 
 TPM2B_IV
-to_iv(const Bytes& iv)
+to_iv(const Bytes& iv, TPM2_ALG_ID mode)
 {
   TPM2B_IV out{};
+  if (mode == TPM2_ALG_ECB) {
+    return out; // ECB takes no IV (the TPM wants an empty one)
+  }
   out.size = 16;
   std::copy_n(iv.begin(), std::min<size_t>(iv.size(), 16), out.buffer);
   return out;
@@ -54,7 +57,7 @@ crypt_chunk(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, bool decrypt, TPM2
             Bytes& iv, std::span<const uint8_t> in, SecureBytes& out)
 {
   TPM2B_MAX_BUFFER data = to_buffer(in);
-  TPM2B_IV iv_in = to_iv(iv);
+  TPM2B_IV iv_in = to_iv(iv, mode);
   TPM2B_MAX_BUFFER* result = nullptr;
   TPM2B_IV* iv_out = nullptr;
   TSS2_RC rc = TPM2_RC_COMMAND_CODE;
@@ -154,7 +157,7 @@ hmac(ESYS_CONTEXT* ctx, ESYS_TR key, Session& session, TPM2_ALG_ID hash,
   TPMT_TK_HASHCHECK* ticket = nullptr;
   session.use_for(true, false);
   rc = Esys_SequenceComplete(ctx, seq.get(), session.get(), ESYS_TR_NONE, ESYS_TR_NONE, &last,
-                             TPM2_RH_NULL, &mac, &ticket);
+                             ESYS_TR_RH_NULL, &mac, &ticket);
   session.use_for(false, false);
   OPENSSL_cleanse(&last, sizeof(last));
   EsysPtr<TPM2B_DIGEST> owned(mac);
