@@ -35,6 +35,9 @@ KNOWN = {
     "aes.no_iv_rv": "upstream accepts CBC without IV (CKR_MECHANISM_PARAM_INVALID here)",
     **{f"hmac.{h}.verify_short_rv": "a MAC of the wrong length: upstream says SIGNATURE_INVALID, "
        "ours SIGNATURE_LEN_RANGE (PKCS#11 2.40 5.13)" for h in ("sha1", "sha256", "sha512")},
+    "aes.ctr_one_block_rv": "upstream takes only ulCounterBits 128 (MECHANISM_PARAM_INVALID); ours "
+                            "takes any and refuses data that would wrap the counter",
+    "aes.ctr_wrap_rv": "upstream: MECHANISM_PARAM_INVALID at init; ours: DATA_LEN_RANGE",
     "rsa.pkcs_too_long_rv": "upstream: CKR_GENERAL_ERROR; ours CKR_DATA_LEN_RANGE",
 }
 
@@ -77,6 +80,9 @@ def test_crypto_agrees_with_upstream(token, tmp_path):
     assert ours["aes.cbc_pad_aligned.query_len"] == "64"  # a full padding block
     assert ours["aes.short_iv_rv"] == ours["aes.no_iv_rv"] == "0x71"
     assert ours["aes.long_roundtrip"] == "1"
+    assert ours["aes.cbc_partial_rv"] == "0x21"  # CKR_DATA_LEN_RANGE
+    assert ours["aes.ctr_one_block_rv"] == "0x0"
+    assert ours["aes.ctr_wrap_rv"] == "0x21"
     for name in ("sha1", "sha256", "sha512"):
         assert ours[f"hmac.{name}.verify_rv"] == "0x0"
         assert ours[f"hmac.{name}.verify_bad_rv"] == "0xc0"

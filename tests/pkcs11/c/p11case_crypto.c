@@ -222,6 +222,21 @@ aes(CK_SESSION_HANDLE h)
   /* RSA key with an AES mechanism */
   P11_MUST(F->C_CloseSession(h));
   h = p11_open_rw(g_slot);
+  /* CBC without padding takes whole blocks only */
+  blen = sizeof big;
+  p11_rv("cbc_partial_rv", crypt_all(h, 0, &cbc, key, long_data, 15, big, &blen));
+  P11_MUST(F->C_CloseSession(h));
+  h = p11_open_rw(g_slot);
+  /* CTR with an 8-bit counter at 0xff: a second block would wrap it */
+  CK_AES_CTR_PARAMS ctr8 = {8, {0}};
+  ctr8.cb[15] = 0xff;
+  CK_MECHANISM ctr8_m = {CKM_AES_CTR, &ctr8, sizeof ctr8};
+  blen = sizeof big;
+  p11_rv("ctr_one_block_rv", crypt_all(h, 0, &ctr8_m, key, long_data, 16, big, &blen));
+  blen = sizeof big;
+  p11_rv("ctr_wrap_rv", crypt_all(h, 0, &ctr8_m, key, long_data, 32, big, &blen));
+  P11_MUST(F->C_CloseSession(h));
+  h = p11_open_rw(g_slot);
   CK_OBJECT_HANDLE rsa = find_key(h, CKO_PUBLIC_KEY, "krsa");
   p11_rv("rsa_key_rv", F->C_EncryptInit(h, &cbc, rsa));
   P11_MUST(F->C_CloseSession(h));
