@@ -73,6 +73,8 @@ def test_crypto_agrees_with_upstream(token, tmp_path):
         assert ours[f"digest.{name}.small_rv"] == "0x150"  # BUFFER_TOO_SMALL keeps the op
     assert ours["digest_before_login.rv"] == "0x0"
     assert ours["digest.get_state_rv"] == "0x54"  # CKR_FUNCTION_NOT_SUPPORTED, as upstream
+    assert ours["digest.digest_key_rv"] == "0x54"  # as upstream: key values stay in the TPM
+    assert ours["digest.seed_rv"] == "0x0"  # TPM2_StirRandom, as upstream
     for mode in ("ecb", "cbc", "cbc_pad", "cbc_pad_aligned", "cfb128", "ctr"):
         assert ours[f"aes.{mode}.roundtrip"] == "1", mode
         assert ours[f"aes.{mode}.multi_same"] == "1", mode

@@ -96,7 +96,7 @@ one_digest(CK_SESSION_HANDLE h, const char* name, CK_MECHANISM_TYPE type)
   p11_hex(key, out, len);
 }
 
-static void
+static CK_SESSION_HANDLE
 digests(CK_SESSION_HANDLE h)
 {
   p11_case("digest");
@@ -115,8 +115,12 @@ digests(CK_SESSION_HANDLE h)
   len = sizeof out;
   P11_MUST(F->C_Digest(h, (CK_BYTE_PTR) "abc", 3, out, &len));
   p11_rv("seed_rv", F->C_SeedRandom(h, (CK_BYTE_PTR) "some entropy", 12));
+  CK_OBJECT_HANDLE aes_key = find_key(h, CKO_SECRET_KEY, "kaes");
+  P11_MUST(F->C_DigestInit(h, &sha));
+  p11_rv("digest_key_rv", F->C_DigestKey(h, aes_key));
   CK_ULONG state_len = 0;
   p11_rv("get_state_rv", F->C_GetOperationState(h, NULL, &state_len));
+  return fresh(h);
 }
 
 static CK_RV
@@ -419,7 +423,7 @@ main(int argc, char** argv)
     p11_rv("rv", F->C_Digest(h, (CK_BYTE_PTR) "abc", 3, out, &out_len));
   }
   P11_MUST(p11_login(h, CKU_USER, p11_user_pin()));
-  digests(h);
+  h = digests(h);
   aes(h);
   p11_case("hmac");
   hmac(h, "khmac1", "sha1", CKM_SHA_1_HMAC);
