@@ -7,6 +7,7 @@ Both modules go through tpm2-abrmd: upstream's module never flushes the keys it 
 swtpm alone it runs out of object slots halfway through."""
 
 import hashlib
+from pathlib import Path
 import pytest
 
 from p11_common import (KEYS, USER_PIN, module_path, pkcs11_tool, provision, side_by_side)
@@ -159,3 +160,42 @@ def test_pkcs11_tool_hash_hmac_aes_oaep(token, tmp_path):
         _tool(token, module, "--decrypt", "-m", "RSA-PKCS-OAEP", "--hash-algorithm", "SHA256",
               "--mgf", "MGF1-SHA256", "--id", _id(token, "krsa"), "-i", str(enc), "-o", str(dec))
         assert dec.read_bytes() == secret.read_bytes(), module
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+PCAPCOUNT = str(next((p for p in (_ROOT.parent / "shared" / "tools" / "pcapcount.py",
+                                  Path("/work/shared/tools/pcapcount.py")) if p.exists()),
+                     _ROOT.parent / "shared" / "tools" / "pcapcount.py"))
+
+
+def _tpm_commands(token, tmp_path, name, *args):
+    """{TPM command name: count} of one pkcs11-tool run against our module (pcap TCTI)."""
+    requires_file(PCAPCOUNT, "shared/tools/pcapcount.py")
+    cap = tmp_path / f"{name}.pcap"
+    env = dict(token["env"], TPM2_PKCS11_TCTI=f"pcap:{token['env']['TPM2_PKCS11_TCTI']}",
+               TCTI_PCAP_FILE=str(cap))
+    run(["pkcs11-tool", "--module", str(module_path()), "--token-label", token["token"],
+         "--login", "--pin", USER_PIN] + list(args), env=env)
+    out = run(["/usr/bin/python3", PCAPCOUNT, "-v", str(cap)]).stdout
+    counts = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            counts[parts[1]] = int(parts[0])
+    return counts
+
+
+def test_long_data_is_chunked_to_the_tpm_buffer(token, tmp_path):
+    data = tmp_path / "data"
+    data.write_bytes(bytes(range(256)) * 11 + bytes(192))  # 3008 bytes
+    aes = _tpm_commands(token, tmp_path, "aes", "--encrypt", "-m", "AES-CBC", "--iv",
+                        "000102030405060708090a0b0c0d0e0f", "--id", _id(token, "kaes"),
+                        "-i", str(data), "-o", str(tmp_path / "c"))
+    assert aes.get("EncryptDecrypt2") == 3, aes  # 1024 + 1024 + 960 bytes
+    assert (tmp_path / "c").stat().st_size == 3008
+    data.write_bytes(bytes(2500))
+    mac = _tpm_commands(token, tmp_path, "hmac", "--sign", "-m", "SHA256-HMAC", "--id",
+                        _id(token, "khmac256"), "-i", str(data), "-o", str(tmp_path / "m"))
+    assert (mac.get("HMAC_Start"), mac.get("SequenceUpdate"), mac.get("SequenceComplete")) \
+        == (1, 2, 1), mac
+    assert "HMAC" not in mac
