@@ -7,11 +7,14 @@ Both modules go through tpm2-abrmd: upstream's module never flushes the keys it 
 swtpm alone it runs out of object slots halfway through."""
 
 import hashlib
+import shutil
+import sqlite3
 from pathlib import Path
 import pytest
+import yaml
 
 from p11_common import (KEYS, USER_PIN, module_path, pkcs11_tool, provision, side_by_side)
-from ptool_fixtures import UPSTREAM_MODULE, requires_file, run
+from ptool_fixtures import STORE_DB_NAME, UPSTREAM_MODULE, requires_file, run
 
 CRYPTO_KEYS = KEYS + (("aes128", "kaes"), ("hmac:sha1", "khmac1"),
                       ("hmac:sha256", "khmac256"), ("hmac:sha512", "khmac512"))
@@ -199,3 +202,33 @@ def test_long_data_is_chunked_to_the_tpm_buffer(token, tmp_path):
     assert (mac.get("HMAC_Start"), mac.get("SequenceUpdate"), mac.get("SequenceComplete")) \
         == (1, 2, 1), mac
     assert "HMAC" not in mac
+
+
+def test_secret_key_row_disagreeing_with_its_tpm_key_is_refused(token, tmp_path):
+    """The store is untrusted: an AES row carrying an HMAC key's public blob (and the other
+    way round) is refused with one log line, never used with the wrong algorithm."""
+    store = tmp_path / "store"
+    shutil.copytree(token["store"], store)
+    con = sqlite3.connect(store / STORE_DB_NAME)
+    rows = {}
+    for oid, attrs in con.execute("SELECT id, attrs FROM tobjects"):
+        a = yaml.safe_load(attrs)
+        rows[bytes.fromhex(a.get(3, "")).decode()] = (oid, a)  # CKA_LABEL (hex)
+    (aes_id, aes), (mac_id, mac) = rows["kaes"], rows["khmac256"]
+    aes[0x8f000002], mac[0x8f000002] = mac[0x8f000002], aes[0x8f000002]
+    with con:
+        for oid, a in ((aes_id, aes), (mac_id, mac)):
+            con.execute("UPDATE tobjects SET attrs=? WHERE id=?", (yaml.dump(a, canonical=True), oid))
+    con.close()
+    env = dict(token["env"], TPM2_PKCS11_STORE=str(store), TPM2_PTOOL_LOG="warn")
+    data = tmp_path / "data"
+    data.write_bytes(bytes(32))
+    base = ["pkcs11-tool", "--module", str(module_path()), "--token-label", token["token"],
+            "--login", "--pin", USER_PIN, "-i", str(data), "-o", str(tmp_path / "out")]
+    enc = run(base + ["--encrypt", "-m", "AES-CBC", "--iv", "00" * 16, "--id",
+                      _id(token, "kaes")], env=env, check=False)
+    assert enc.returncode != 0 and "CKR_FUNCTION_FAILED" in enc.stdout + enc.stderr
+    assert "the TPM key is not an AES key" in enc.stderr
+    sig = run(base + ["--sign", "-m", "SHA256-HMAC", "--id", _id(token, "khmac256")], env=env,
+              check=False)
+    assert sig.returncode != 0 and "the TPM key is not an HMAC key" in sig.stderr
