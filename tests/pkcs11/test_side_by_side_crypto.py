@@ -65,7 +65,13 @@ def test_crypto_agrees_with_upstream(token, tmp_path):
     # Printed so a reviewer sees both modules produced the same deterministic outputs.
     for key in ("aes.cbc.cipher", "aes.ctr.cipher", "hmac.sha256.mac", "hmac.sha256.long_mac"):
         print(f"{key}: ours {ours[key]} upstream {theirs[key]}")
-    assert ours["mechs.count"] == "30"
+    # 30 here; 33 once keygen.cpp lists its three generation mechanisms, as upstream does.
+    listed = {k.split(".")[2] for k in ours if k.startswith("mechs.flags.")}
+    assert int(ours["mechs.count"]) == len(listed)
+    assert listed - {f"0x{m:x}" for m in KEYGEN_MECHS} == \
+        {k.split(".")[2] for k in theirs if k.startswith("mechs.flags.")} \
+        - {f"0x{m:x}" for m in KEYGEN_MECHS}
+    assert "0x1087" not in listed and "0x2104" not in listed  # no GCM, no OFB (nor upstream)
     assert ours["mechs.flags.0x1082"] == hex(0x1 | 0x100 | 0x200)  # HW, ENCRYPT, DECRYPT
     assert ours["mechs.sizes.0x1082"] == "16-32"
     assert ours["mechs.sizes.0x251"] == "32-32"
