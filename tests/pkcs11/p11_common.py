@@ -93,6 +93,8 @@ def side_by_side(name, token, tmp_path, known=None, env_extra=None, extra_args=(
         if who == "upstream":
             # Upstream's leaks are not ours to report (ASan pass).
             env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+            # The sanitizer plugin resets ASAN_OPTIONS for every child; LSAN_OPTIONS it keeps.
+            env["LSAN_OPTIONS"] = "detect_leaks=0"
         results.append(run_case_program(name, module, env, extra_args=extra_args))
     ours, theirs = results
 
