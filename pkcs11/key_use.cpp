@@ -77,6 +77,32 @@ read_oaep_params(const CK_MECHANISM& mech, Operation& op)
   op.pss_md = md;
 }
 
+void
+read_aes_params(const CK_MECHANISM& mech, const Mechanism& info, Operation& op)
+{
+  if (info.aes_mode == TPM2_ALG_ECB) {
+    return; // no IV
+  }
+  if (info.aes_mode == TPM2_ALG_CTR) {
+    if (!mech.pParameter || mech.ulParameterLen != sizeof(CK_AES_CTR_PARAMS)) {
+      fail(CKR_MECHANISM_PARAM_INVALID);
+    }
+    CK_AES_CTR_PARAMS p;
+    std::memcpy(&p, mech.pParameter, sizeof(p));
+    if (p.ulCounterBits == 0 || p.ulCounterBits > 128) {
+      fail(CKR_MECHANISM_PARAM_INVALID);
+    }
+    op.ctr_bits = static_cast<unsigned>(p.ulCounterBits);
+    op.iv.assign(p.cb, p.cb + sizeof(p.cb));
+    return;
+  }
+  if (!mech.pParameter || mech.ulParameterLen != 16) {
+    fail(CKR_MECHANISM_PARAM_INVALID);
+  }
+  auto* iv = static_cast<const uint8_t*>(mech.pParameter);
+  op.iv.assign(iv, iv + 16);
+}
+
 // Bits of a big-endian unsigned integer (leading zero bytes and bits not counted).
 size_t
 significant_bits(std::span<const uint8_t> n)
@@ -129,21 +155,83 @@ field_bytes_of(TPMI_ECC_CURVE curve)
   }
 }
 
-} // namespace
-
-TpmKeyFacts
-tpm_key_facts(const Object& obj)
+TPM2B_PUBLIC
+tpm_public_of(const Object& obj)
 {
   const Bytes* blob = keys::attr_bytes(obj.attrs, ck::k_tpm2_pub_blob);
   if (!blob) {
     refuse(obj, "no CKA_TPM2_PUB_BLOB");
   }
-  TPM2B_PUBLIC pub{};
   try {
-    pub = tpm::unmarshal_public(*blob);
+    return tpm::unmarshal_public(*blob);
   } catch (const Error&) {
     refuse(obj, "its TPM public blob is malformed");
   }
+}
+
+bool
+is_hmac_key_type(std::optional<uint64_t> type)
+{
+  return type == ck::k_k_generic_secret || type == ck::k_k_sha_1_hmac || type == ck::k_k_sha256_hmac
+         || type == ck::k_k_sha384_hmac || type == ck::k_k_sha512_hmac;
+}
+
+// AES and HMAC keys: class, key type, usage attribute and TPM key fit the mechanism.
+void
+check_secret_key(const Object& obj, const Mechanism& info, KeyUse use)
+{
+  if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_secret_key) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  auto type = keys::attr_int(obj.attrs, ck::k_key_type);
+  bool aes = info.family == Mechanism::Family::k_aes;
+  if (aes ? type != ck::k_k_aes : !is_hmac_key_type(type)) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+  uint64_t usage = use == KeyUse::k_sign      ? ck::k_sign
+                   : use == KeyUse::k_verify  ? ck::k_verify
+                   : use == KeyUse::k_encrypt ? ck::k_encrypt
+                                              : ck::k_decrypt;
+  if (!keys::attr_bool(obj.attrs, usage).value_or(false)) {
+    fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+  }
+  if (aes) {
+    tpm_aes_bits(obj); // refuses a row whose TPM key is not AES
+  } else if (md_of_tpm_hash(tpm_hmac_hash(obj)) != info.md) {
+    fail(CKR_KEY_TYPE_INCONSISTENT);
+  }
+}
+
+} // namespace
+
+TPM2_ALG_ID
+tpm_hmac_hash(const Object& obj)
+{
+  TPM2B_PUBLIC pub = tpm_public_of(obj);
+  const auto& scheme = pub.publicArea.parameters.keyedHashDetail.scheme;
+  if (pub.publicArea.type != TPM2_ALG_KEYEDHASH || scheme.scheme != TPM2_ALG_HMAC
+      || md_of_tpm_hash(scheme.details.hmac.hashAlg).empty()) {
+    refuse(obj, "the TPM key is not an HMAC key");
+  }
+  return scheme.details.hmac.hashAlg;
+}
+
+size_t
+tpm_aes_bits(const Object& obj)
+{
+  TPM2B_PUBLIC pub = tpm_public_of(obj);
+  const auto& sym = pub.publicArea.parameters.symDetail.sym;
+  if (pub.publicArea.type != TPM2_ALG_SYMCIPHER || sym.algorithm != TPM2_ALG_AES
+      || (sym.keyBits.aes != 128 && sym.keyBits.aes != 192 && sym.keyBits.aes != 256)) {
+    refuse(obj, "the TPM key is not an AES key");
+  }
+  return sym.keyBits.aes;
+}
+
+TpmKeyFacts
+tpm_key_facts(const Object& obj)
+{
+  TPM2B_PUBLIC pub = tpm_public_of(obj);
   const TPMT_PUBLIC& area = pub.publicArea;
   auto type = keys::attr_int(obj.attrs, ck::k_key_type);
   TpmKeyFacts facts;
@@ -214,53 +302,64 @@ start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k
   }
   const Object& obj = m.object(s, key);
   const Mechanism* info = find_mechanism(mech->mechanism);
-  CK_FLAGS need = use == KeyUse::k_sign     ? CKF_SIGN
-                  : use == KeyUse::k_verify ? CKF_VERIFY
-                                            : CKF_DECRYPT;
+  CK_FLAGS need = use == KeyUse::k_sign      ? CKF_SIGN
+                  : use == KeyUse::k_verify  ? CKF_VERIFY
+                  : use == KeyUse::k_encrypt ? CKF_ENCRYPT
+                                             : CKF_DECRYPT;
   if (!info || !(info->flags & need)) {
     fail(CKR_MECHANISM_INVALID);
   }
-  auto cls = keys::attr_int(obj.attrs, ck::k_class);
-  auto type = keys::attr_int(obj.attrs, ck::k_key_type);
-  bool ec = info->family == Mechanism::Family::k_ecdsa;
-  if (type != (ec ? ck::k_k_ec : ck::k_k_rsa)) {
-    fail(CKR_KEY_TYPE_INCONSISTENT);
-  }
-  if (use == KeyUse::k_verify) {
-    if (cls != ck::k_o_public_key && cls != ck::k_o_private_key) {
-      fail(CKR_KEY_TYPE_INCONSISTENT);
-    }
-    if (cls == ck::k_o_public_key && !keys::attr_bool(obj.attrs, ck::k_verify).value_or(true)) {
-      fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
-    }
-  } else {
-    if (cls != ck::k_o_private_key) {
-      fail(CKR_KEY_TYPE_INCONSISTENT);
-    }
-    uint64_t usage = use == KeyUse::k_sign ? ck::k_sign : ck::k_decrypt;
-    if (!keys::attr_bool(obj.attrs, usage).value_or(false)) {
-      fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
-    }
-    if (tpm_key_facts(obj).ec != ec) { // refuses a row that disagrees with its TPM key
-      fail(CKR_KEY_TYPE_INCONSISTENT);
-    }
-  }
+  // Not listed for this key (as upstream, checked before the key's type and usage).
   if (!mechanism_allowed(obj.attrs, mech->mechanism)) {
     fail(CKR_MECHANISM_INVALID);
+  }
+  using F = Mechanism::Family;
+  if (info->family == F::k_aes || info->family == F::k_hmac) {
+    check_secret_key(obj, *info, use);
+  } else {
+    auto cls = keys::attr_int(obj.attrs, ck::k_class);
+    auto type = keys::attr_int(obj.attrs, ck::k_key_type);
+    bool ec = info->family == F::k_ecdsa;
+    if (type != (ec ? ck::k_k_ec : ck::k_k_rsa)) {
+      fail(CKR_KEY_TYPE_INCONSISTENT);
+    }
+    if (use == KeyUse::k_verify || use == KeyUse::k_encrypt) {
+      if (cls != ck::k_o_public_key && cls != ck::k_o_private_key) {
+        fail(CKR_KEY_TYPE_INCONSISTENT);
+      }
+      uint64_t usage = use == KeyUse::k_verify ? ck::k_verify : ck::k_encrypt;
+      if (cls == ck::k_o_public_key && !keys::attr_bool(obj.attrs, usage).value_or(true)) {
+        fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+      }
+    } else {
+      if (cls != ck::k_o_private_key) {
+        fail(CKR_KEY_TYPE_INCONSISTENT);
+      }
+      uint64_t usage = use == KeyUse::k_sign ? ck::k_sign : ck::k_decrypt;
+      if (!keys::attr_bool(obj.attrs, usage).value_or(false)) {
+        fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+      }
+      if (tpm_key_facts(obj).ec != ec) { // refuses a row that disagrees with its TPM key
+        fail(CKR_KEY_TYPE_INCONSISTENT);
+      }
+    }
   }
   Operation op;
   op.mech = info;
   op.key = obj.id;
-  op.needs_context_login = use != KeyUse::k_verify
+  op.needs_context_login = use != KeyUse::k_verify && use != KeyUse::k_encrypt
                            && keys::attr_bool(obj.attrs, ck::k_always_authenticate).value_or(false);
-  if (info->family == Mechanism::Family::k_rsa_pss) {
+  if (info->family == F::k_rsa_pss) {
     read_pss_params(*mech, *info, op);
-  } else if (info->family == Mechanism::Family::k_rsa_oaep) {
+  } else if (info->family == F::k_rsa_oaep) {
     read_oaep_params(*mech, op);
+  } else if (info->family == F::k_aes) {
+    read_aes_params(*mech, *info, op);
   }
-  op.kind = use == KeyUse::k_sign     ? Operation::Kind::k_sign
-            : use == KeyUse::k_verify ? Operation::Kind::k_verify
-                                      : Operation::Kind::k_decrypt;
+  op.kind = use == KeyUse::k_sign      ? Operation::Kind::k_sign
+            : use == KeyUse::k_verify  ? Operation::Kind::k_verify
+            : use == KeyUse::k_encrypt ? Operation::Kind::k_encrypt
+                                       : Operation::Kind::k_decrypt;
   s.op = std::move(op);
 }
 

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
+#include <span>
+#include <string_view>
+
+#include <openssl/evp.h>
+
 #include "core/model.hpp"
 #include "pkcs11/module.hpp"
 
@@ -8,7 +13,7 @@
 // its results.
 namespace ptool::p11 {
 
-enum class KeyUse { k_sign, k_verify, k_decrypt };
+enum class KeyUse { k_sign, k_verify, k_decrypt, k_encrypt };
 
 // Validates `mech` for `obj` (mechanism known and usable for `use`, key type and class fit,
 // usage attribute set, listed in CKA_ALLOWED_MECHANISMS) and starts `s.op`.
@@ -34,8 +39,27 @@ TpmKeyFacts tpm_key_facts(const Object& obj);
 // Modulus bytes of an RSA key, 2 * field bytes of an EC key, from the row's attributes: the
 // signature size of a public key (verification only; nothing is copied by that size).
 size_t signature_size(const AttrMap& attrs);
+// The hash of an HMAC key's TPM scheme (TPM2_ALG_SHA256, ...), or the AES key bits of a
+// symmetric key, from its TPM public blob; a row whose blob is not such a key is refused
+// (CKR_FUNCTION_FAILED, one log line).
+TPM2_ALG_ID tpm_hmac_hash(const Object& obj);
+size_t tpm_aes_bits(const Object& obj);
 size_t modulus_bits(const AttrMap& attrs);
 size_t ec_field_bytes(const AttrMap& attrs);
+
+// RSA with the public key `key` (k modulus bytes): CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP (hash
+// `oaep_md`, `label`) or raw CKM_RSA_X_509 (input left-padded with zeros to k bytes).
+// CKR_DATA_LEN_RANGE when `in` does not fit (encrypt.cpp; C_Encrypt and raw C_Verify).
+Bytes rsa_public(EVP_PKEY* key, const Mechanism& mech, std::string_view oaep_md,
+                 std::span<const uint8_t> label, std::span<const uint8_t> in, size_t k);
+
+// Single-part AES (C_Encrypt / C_Decrypt) in the TPM for the session's operation
+// (encrypt.cpp).
+CK_RV aes_single(Module& m, Session& s, bool decrypt, std::span<const uint8_t> in, CK_BYTE_PTR out,
+                 CK_ULONG_PTR out_len);
+// RSA decryption in the TPM of `in` (decrypt.cpp; C_Decrypt and C_DecryptFinal).
+CK_RV rsa_decrypt_all(Module& m, Session& s, std::span<const uint8_t> in, CK_BYTE_PTR out,
+                      CK_ULONG_PTR out_len);
 
 // Runs `body` and ends the session's operation unless it answered CKR_BUFFER_TOO_SMALL or
 // was a size query (PKCS#11: every other outcome terminates the operation).

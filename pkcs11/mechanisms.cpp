@@ -10,26 +10,73 @@ namespace {
 
 using F = Mechanism::Family;
 constexpr CK_FLAGS k_rsa_sign = CKF_HW | CKF_SIGN | CKF_VERIFY;
-constexpr CK_FLAGS k_ec_sign =
-  CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+constexpr CK_FLAGS k_rsa_crypt = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
+// No CKF_EC_* capability flags: upstream 1.9.0 sets none.
+constexpr CK_FLAGS k_ec_sign = CKF_HW | CKF_SIGN | CKF_VERIFY;
+constexpr CK_FLAGS k_aes = CKF_HW | CKF_ENCRYPT | CKF_DECRYPT;
+constexpr CK_FLAGS k_hmac = CKF_HW | CKF_SIGN | CKF_VERIFY;
+// Key sizes: RSA and EC in bits, AES and HMAC in bytes (as upstream reports them).
+constexpr CK_ULONG k_rsa_min = 1024, k_rsa_max = 4096, k_ec_min = 256, k_ec_max = 521;
 
+constexpr Mechanism
+rsa(CK_MECHANISM_TYPE t, F f, std::string_view md, CK_FLAGS flags)
+{
+  return Mechanism{t, f, md, flags, k_rsa_min, k_rsa_max};
+}
+constexpr Mechanism
+ec(CK_MECHANISM_TYPE t, std::string_view md)
+{
+  return Mechanism{t, F::k_ecdsa, md, k_ec_sign, k_ec_min, k_ec_max};
+}
+constexpr Mechanism
+aes(CK_MECHANISM_TYPE t, TPM2_ALG_ID mode, bool pad = false)
+{
+  return Mechanism{t, F::k_aes, "", k_aes, 16, 32, mode, pad};
+}
+constexpr Mechanism
+hmac(CK_MECHANISM_TYPE t, std::string_view md, CK_ULONG len)
+{
+  return Mechanism{t, F::k_hmac, md, k_hmac, len, len};
+}
+constexpr Mechanism
+digest(CK_MECHANISM_TYPE t, std::string_view md)
+{
+  return Mechanism{t, F::k_digest, md, CKF_DIGEST};
+}
+
+// Upstream 1.9.0's table, in its order (C_GetMechanismList), less what it never offers
+// through the library (no GCM, no OFB).
 constexpr std::array k_mechanisms = {
-  Mechanism{CKM_RSA_PKCS, F::k_rsa_pkcs, "", k_rsa_sign | CKF_DECRYPT},
-  Mechanism{CKM_RSA_PKCS_OAEP, F::k_rsa_oaep, "", CKF_HW | CKF_DECRYPT},
-  Mechanism{CKM_RSA_PKCS_PSS, F::k_rsa_pss, "", k_rsa_sign},
-  Mechanism{CKM_SHA1_RSA_PKCS, F::k_rsa_pkcs, "SHA1", k_rsa_sign},
-  Mechanism{CKM_SHA256_RSA_PKCS, F::k_rsa_pkcs, "SHA256", k_rsa_sign},
-  Mechanism{CKM_SHA384_RSA_PKCS, F::k_rsa_pkcs, "SHA384", k_rsa_sign},
-  Mechanism{CKM_SHA512_RSA_PKCS, F::k_rsa_pkcs, "SHA512", k_rsa_sign},
-  Mechanism{CKM_SHA1_RSA_PKCS_PSS, F::k_rsa_pss, "SHA1", k_rsa_sign},
-  Mechanism{CKM_SHA256_RSA_PKCS_PSS, F::k_rsa_pss, "SHA256", k_rsa_sign},
-  Mechanism{CKM_SHA384_RSA_PKCS_PSS, F::k_rsa_pss, "SHA384", k_rsa_sign},
-  Mechanism{CKM_SHA512_RSA_PKCS_PSS, F::k_rsa_pss, "SHA512", k_rsa_sign},
-  Mechanism{CKM_ECDSA, F::k_ecdsa, "", k_ec_sign},
-  Mechanism{CKM_ECDSA_SHA1, F::k_ecdsa, "SHA1", k_ec_sign},
-  Mechanism{CKM_ECDSA_SHA256, F::k_ecdsa, "SHA256", k_ec_sign},
-  Mechanism{CKM_ECDSA_SHA384, F::k_ecdsa, "SHA384", k_ec_sign},
-  Mechanism{CKM_ECDSA_SHA512, F::k_ecdsa, "SHA512", k_ec_sign},
+  rsa(CKM_RSA_X_509, F::k_rsa_x509, "", k_rsa_sign | k_rsa_crypt),
+  rsa(CKM_RSA_PKCS, F::k_rsa_pkcs, "", k_rsa_sign | k_rsa_crypt),
+  rsa(CKM_RSA_PKCS_PSS, F::k_rsa_pss, "", k_rsa_sign),
+  rsa(CKM_RSA_PKCS_OAEP, F::k_rsa_oaep, "", k_rsa_crypt),
+  rsa(CKM_SHA1_RSA_PKCS, F::k_rsa_pkcs, "SHA1", k_rsa_sign),
+  rsa(CKM_SHA256_RSA_PKCS, F::k_rsa_pkcs, "SHA256", k_rsa_sign),
+  rsa(CKM_SHA384_RSA_PKCS, F::k_rsa_pkcs, "SHA384", k_rsa_sign),
+  rsa(CKM_SHA512_RSA_PKCS, F::k_rsa_pkcs, "SHA512", k_rsa_sign),
+  rsa(CKM_SHA1_RSA_PKCS_PSS, F::k_rsa_pss, "SHA1", k_rsa_sign),
+  rsa(CKM_SHA256_RSA_PKCS_PSS, F::k_rsa_pss, "SHA256", k_rsa_sign),
+  rsa(CKM_SHA384_RSA_PKCS_PSS, F::k_rsa_pss, "SHA384", k_rsa_sign),
+  rsa(CKM_SHA512_RSA_PKCS_PSS, F::k_rsa_pss, "SHA512", k_rsa_sign),
+  ec(CKM_ECDSA, ""),
+  ec(CKM_ECDSA_SHA1, "SHA1"),
+  ec(CKM_ECDSA_SHA256, "SHA256"),
+  ec(CKM_ECDSA_SHA384, "SHA384"),
+  ec(CKM_ECDSA_SHA512, "SHA512"),
+  aes(CKM_AES_CBC, TPM2_ALG_CBC),
+  aes(CKM_AES_CBC_PAD, TPM2_ALG_CBC, true),
+  aes(CKM_AES_CFB128, TPM2_ALG_CFB),
+  aes(CKM_AES_ECB, TPM2_ALG_ECB),
+  aes(CKM_AES_CTR, TPM2_ALG_CTR),
+  digest(CKM_SHA_1, "SHA1"),
+  digest(CKM_SHA256, "SHA256"),
+  digest(CKM_SHA384, "SHA384"),
+  digest(CKM_SHA512, "SHA512"),
+  hmac(CKM_SHA_1_HMAC, "SHA1", 20),
+  hmac(CKM_SHA256_HMAC, "SHA256", 32),
+  hmac(CKM_SHA384_HMAC, "SHA384", 48),
+  hmac(CKM_SHA512_HMAC, "SHA512", 64),
 };
 
 struct HashNames

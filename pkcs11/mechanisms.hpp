@@ -13,11 +13,26 @@ namespace ptool::p11 {
 // What the module does for one mechanism.
 struct Mechanism
 {
-  enum class Family { k_ecdsa, k_rsa_pkcs, k_rsa_pss, k_rsa_oaep };
+  enum class Family {
+    k_ecdsa,
+    k_rsa_pkcs,
+    k_rsa_pss,
+    k_rsa_oaep,
+    k_rsa_x509, // raw RSA
+    k_aes,      // TPM2_EncryptDecrypt(2) in mode `aes_mode`
+    k_hmac,     // TPM2_HMAC with hash `md`
+    k_digest,   // OpenSSL digest `md`
+    k_keygen,   // C_GenerateKey(Pair) (keygen.cpp)
+  };
   CK_MECHANISM_TYPE type;
   Family family;
   std::string_view md; // hash applied by the module to the data; empty for raw mechanisms
   CK_FLAGS flags;      // CKF_SIGN, CKF_VERIFY, CKF_DECRYPT (+ CKF_HW, EC flags)
+  // C_GetMechanismInfo key sizes (bits for RSA/EC, bytes for AES/HMAC, as upstream).
+  CK_ULONG min_key = 0;
+  CK_ULONG max_key = 0;
+  TPM2_ALG_ID aes_mode = TPM2_ALG_NULL;
+  bool pad = false; // CKM_AES_CBC_PAD: PKCS#7 padding
 };
 
 std::span<const Mechanism> mechanisms();

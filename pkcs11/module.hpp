@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "core/error.hpp"
 #include "core/model.hpp"
 #include "core/secure_bytes.hpp"
@@ -48,10 +50,10 @@ struct TokenState
   bool private_visible() const { return login == Login::k_user || token.config.empty_user_pin; }
 };
 
-// A sign / verify / decrypt operation between its Init and its final call.
+// A sign / verify / encrypt / decrypt / digest operation between its Init and its final call.
 struct Operation
 {
-  enum class Kind { k_none, k_sign, k_verify, k_decrypt } kind = Kind::k_none;
+  enum class Kind { k_none, k_sign, k_verify, k_decrypt, k_encrypt, k_digest } kind = Kind::k_none;
   const Mechanism* mech = nullptr;
   int64_t key = 0;
   std::string_view pss_md; // PSS / OAEP hash (from the parameters)
@@ -63,6 +65,15 @@ struct Operation
   // between the Init call and the operation itself.
   bool needs_context_login = false;
   bool context_login_done = false;
+  // AES: the chaining value (IV / counter) for the next TPM call, the bytes of an
+  // incomplete block held back between Update calls, and whether Update was used.
+  Bytes iv;
+  SecureBytes pending;
+  unsigned ctr_bits = 0; // CKM_AES_CTR: counter bits of the IV
+  bool multi = false;
+  bool single = false;
+  // C_Digest*: the running OpenSSL digest (shared_ptr: Operation stays copyable).
+  std::shared_ptr<EVP_MD_CTX> md_ctx;
 };
 
 struct Session

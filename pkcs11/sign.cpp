@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// C_Sign* (in the TPM) and C_Verify* (in software, from the public attributes).
+// C_Sign* (in the TPM) and C_Verify* (in software from the public attributes; HMAC in the
+// TPM).
 #include <algorithm>
 #include <cstring>
+
+#include <openssl/crypto.h>
 
 #include "core/crypto/pk.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/tpm/sign.hpp"
+#include "core/tpm/symmetric.hpp"
 #include "pkcs11/api.hpp"
 #include "pkcs11/key_use.hpp"
 
@@ -96,16 +100,89 @@ tpm_signature(Module& m, Session& s, const Object& obj, const TpmKeyFacts& facts
     return modulus_sized(tpm::rsa_decrypt(ctx, key, session, TPM2_ALG_NULL, TPM2_ALG_NULL, em),
                          (bits + 7) / 8);
   }
+  case Family::k_rsa_x509: {
+    // Raw RSA of the input as an integer (left zero padding keeps its value).
+    size_t k = facts.signature_size();
+    if (facts.ec || tbs.size() > k) {
+      fail(CKR_DATA_LEN_RANGE);
+    }
+    tbs.insert(tbs.begin(), k - tbs.size(), 0);
+    return modulus_sized(tpm::rsa_decrypt(ctx, key, session, TPM2_ALG_NULL, TPM2_ALG_NULL, tbs), k);
+  }
   case Family::k_rsa_oaep:
+  case Family::k_aes:
+  case Family::k_hmac:
+  case Family::k_digest:
+  case Family::k_keygen:
     break;
   }
   fail(CKR_MECHANISM_INVALID);
+}
+
+// HMAC of `data` in the TPM with the operation's key.
+Bytes
+tpm_hmac(Module& m, Session& s, const Object& obj, std::span<const uint8_t> data)
+{
+  TokenState& ts = m.token(s.slot);
+  TPM2_ALG_ID hash = tpm_hash(s.op.mech->md);
+  return m.with_tpm(ts, [&] {
+    ESYS_TR key = m.load_key(ts, obj);
+    return tpm::hmac(ts.esys->get(), key, ts.pc->session(), hash, data);
+  });
+}
+
+CK_RV
+hmac_sign(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
+          CK_ULONG_PTR sig_len)
+{
+  return finishing(s, [&](bool& keep) -> CK_RV {
+    const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
+    size_t size = crypto::digest_size(s.op.mech->md);
+    if (!sig) {
+      *sig_len = size;
+      keep = true;
+      return CKR_OK;
+    }
+    if (*sig_len < size) {
+      *sig_len = size;
+      return CKR_BUFFER_TOO_SMALL;
+    }
+    if (s.op.needs_context_login && !s.op.context_login_done) {
+      return CKR_USER_NOT_LOGGED_IN;
+    }
+    Bytes mac = tpm_hmac(m, s, obj, data);
+    if (mac.size() != size) {
+      log(LogLevel::k_warn, "TPM2_HMAC returned " + std::to_string(mac.size()) + " bytes, expected "
+                              + std::to_string(size));
+      return CKR_FUNCTION_FAILED;
+    }
+    std::memcpy(sig, mac.data(), mac.size());
+    *sig_len = mac.size();
+    return CKR_OK;
+  });
+}
+
+CK_RV
+hmac_verify(Module& m, Session& s, std::span<const uint8_t> data, std::span<const uint8_t> sig)
+{
+  return finishing(s, [&](bool&) -> CK_RV {
+    const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
+    if (sig.size() != crypto::digest_size(s.op.mech->md)) {
+      return CKR_SIGNATURE_LEN_RANGE;
+    }
+    Bytes mac = tpm_hmac(m, s, obj, data);
+    bool ok = mac.size() == sig.size() && CRYPTO_memcmp(mac.data(), sig.data(), sig.size()) == 0;
+    return ok ? CKR_OK : CKR_SIGNATURE_INVALID;
+  });
 }
 
 CK_RV
 sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
          CK_ULONG_PTR sig_len)
 {
+  if (s.op.mech->family == Family::k_hmac) {
+    return hmac_sign(m, s, data, sig, sig_len);
+  }
   return finishing(s, [&](bool& keep) -> CK_RV {
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
     TpmKeyFacts facts = tpm_key_facts(obj);
@@ -138,6 +215,9 @@ sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
 CK_RV
 verify_all(Module& m, Session& s, std::span<const uint8_t> data, std::span<const uint8_t> sig)
 {
+  if (s.op.mech->family == Family::k_hmac) {
+    return hmac_verify(m, s, data, sig);
+  }
   return finishing(s, [&](bool&) -> CK_RV {
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
     const Operation& op = s.op;
@@ -163,7 +243,27 @@ verify_all(Module& m, Session& s, std::span<const uint8_t> data, std::span<const
       }
       ok = crypto::verify(key->get(), crypto::SigKind::k_rsa_pss, op.pss_md, op.salt_len, tbs, sig);
       break;
+    case Family::k_rsa_x509: {
+      size_t k = sig.size();
+      if (tbs.size() > k) {
+        return CKR_DATA_LEN_RANGE;
+      }
+      tbs.insert(tbs.begin(), k - tbs.size(), 0);
+      Bytes recovered;
+      try {
+        recovered = rsa_public(key->get(), *op.mech, "", {}, sig, k);
+      } catch (const CkError&) {
+        return CKR_SIGNATURE_INVALID; // not below the modulus
+      }
+      ok = recovered.size() == tbs.size()
+           && CRYPTO_memcmp(recovered.data(), tbs.data(), tbs.size()) == 0;
+      break;
+    }
     case Family::k_rsa_oaep:
+    case Family::k_aes:
+    case Family::k_hmac:
+    case Family::k_digest:
+    case Family::k_keygen:
       return CKR_MECHANISM_INVALID;
     }
     return ok ? CKR_OK : CKR_SIGNATURE_INVALID;

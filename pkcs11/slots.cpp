@@ -154,9 +154,8 @@ get_mechanism_info(Module& m, CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHAN
   if (!mech) {
     return CKR_MECHANISM_INVALID;
   }
-  bool ec = mech->family == Mechanism::Family::k_ecdsa;
-  info->ulMinKeySize = ec ? 256 : 1024;
-  info->ulMaxKeySize = ec ? 521 : 4096;
+  info->ulMinKeySize = mech->min_key;
+  info->ulMaxKeySize = mech->max_key;
   info->flags = mech->flags;
   return CKR_OK;
 }
