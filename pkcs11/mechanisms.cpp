@@ -30,6 +30,10 @@ constexpr std::array k_mechanisms = {
   Mechanism{CKM_ECDSA_SHA256, F::k_ecdsa, "SHA256", k_ec_sign},
   Mechanism{CKM_ECDSA_SHA384, F::k_ecdsa, "SHA384", k_ec_sign},
   Mechanism{CKM_ECDSA_SHA512, F::k_ecdsa, "SHA512", k_ec_sign},
+  // Key generation (keygen.cpp); pkcs11-tool --keypairgen asks for these first.
+  Mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, F::k_rsa_pkcs, "", CKF_HW | CKF_GENERATE_KEY_PAIR},
+  Mechanism{CKM_EC_KEY_PAIR_GEN, F::k_ecdsa, "",
+            CKF_HW | CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
 };
 
 struct HashNames
