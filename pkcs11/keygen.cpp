@@ -24,12 +24,14 @@ using V = AttrValue;
 
 // Upstream's checks on each template before anything else (its check_common_attrs): usage
 // that a TPM key never has must not be asked for, and a key cannot be both sensitive and
-// extractable.
+// extractable. CKA_DERIVE=true is let through, as upstream does (pkcs11-tool asks for it on
+// every EC key); the key is stored with CKA_DERIVE false, which is what it can do.
 void
 check_common(const Template& t)
 {
-  for (CK_ATTRIBUTE_TYPE type : {CKA_DERIVE, CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER, CKA_UNWRAP,
-                                 CKA_WRAP, CKA_WRAP_WITH_TRUSTED, CKA_TRUSTED}) {
+  t.flag(CKA_DERIVE);
+  for (CK_ATTRIBUTE_TYPE type : {CKA_SIGN_RECOVER, CKA_VERIFY_RECOVER, CKA_UNWRAP, CKA_WRAP,
+                                 CKA_WRAP_WITH_TRUSTED, CKA_TRUSTED}) {
     if (t.flag(type).value_or(false)) {
       fail(CKR_ATTRIBUTE_VALUE_INVALID);
     }

@@ -20,11 +20,11 @@ KNOWN = {
     "ec_params_in_private.rv": "upstream accepts CKA_EC_PARAMS in the private template",
     # Without CKA_ID upstream stores an empty one, so every such key pairs with every
     # other; ours gives 16 random hex characters, as tpm2-ptool addkey does.
-    "rsa3072_minimal.pub.id": "ours: random CKA_ID like addkey",
-    "rsa3072_minimal.priv.id": "ours: random CKA_ID like addkey",
-    # Upstream accepts CKA_DERIVE=true and stores a key that cannot derive (it has no
-    # C_DeriveKey); ours refuses what it cannot honour.
-    "bad_derive.rv": "upstream stores CKA_DERIVE=true it cannot honour",
+    "rsa_minimal.pub.id": "ours: random CKA_ID like addkey",
+    "rsa_minimal.priv.id": "ours: random CKA_ID like addkey",
+    # Both accept CKA_DERIVE=true (pkcs11-tool asks for it on every EC key); upstream
+    # stores it true although it has no C_DeriveKey, ours stores what the key can do.
+    "derive_requested.derive": "ours: CKA_DERIVE false (no C_DeriveKey)",
     # Upstream hands exponent 3 to the TPM, which refuses (CKR_GENERAL_ERROR); ours refuses
     # any exponent but 65537 up front (CKR_ATTRIBUTE_VALUE_INVALID).
     "bad_exponent.rv": "upstream: CKR_GENERAL_ERROR from the TPM",
@@ -62,15 +62,16 @@ def test_keygen_agrees_with_upstream(token, tmp_path):
     assert ours["rsa2048.pub.modulus_bits"] == "2048"
     assert ours["rsa2048.pub.exponent"] == "010001"
     assert ours["rsa2048.verify"] == "ok"
-    assert ours["rsa3072_minimal.pub.modulus_bits"] == "3072"
-    assert ours["rsa3072_minimal.verify"] == "ok"
-    assert ours["rsa3072_minimal.priv.id"] == "len 16"
+    assert ours["rsa_minimal.pub.modulus_bits"] == "1024"
+    assert ours["rsa_minimal.verify"] == "ok"
+    assert ours["rsa_minimal.priv.id"] == "len 16"
     assert ours["ec224.rv"] == "0x0"
     assert ours["ec224.pub.ec_params"] == "06052b81040021"
     assert ours["ec521.pub.ec_point"] == "len 136"
-    assert ours["bad_derive.rv"] == "0x13"
+    assert ours["derive_requested.rv"] == "0x0"
+    assert ours["derive_requested.derive"] == "0"
     assert ours["bad_exponent.rv"] == "0x13"
-    assert theirs["bad_derive.rv"] == "0x0"
+    assert theirs["derive_requested.derive"] == "1"
     assert ours["no_ec_params.rv"] == "0xd0"  # CKR_TEMPLATE_INCOMPLETE
     assert ours["ec_params_in_private.rv"] == "0xd1"  # CKR_TEMPLATE_INCONSISTENT
     assert ours["bad_curve.rv"] == "0x140"  # CKR_CURVE_NOT_SUPPORTED

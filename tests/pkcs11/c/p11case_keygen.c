@@ -209,9 +209,9 @@ main(int argc, char** argv)
     }
   }
 
-  p11_case("rsa3072_minimal");
+  p11_case("rsa_minimal");
   {
-    CK_ULONG bits = 3072;
+    CK_ULONG bits = 1024;
     CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
     CK_ATTRIBUTE pt[] = {{CKA_MODULUS_BITS, &bits, sizeof bits}};
     if (p11_rv("rv", F->C_GenerateKeyPair(s, &mech, pt, 1, NULL, 0, &pub, &priv)) == CKR_OK) {
@@ -243,7 +243,13 @@ main(int argc, char** argv)
     CK_ATTRIBUTE rsa_e3[] = {{CKA_PUBLIC_EXPONENT, (void*)three, sizeof three}};
 
     bad_pair(s, "bad_mechanism", CKM_DSA_KEY_PAIR_GEN, ec_ok, 1, NULL, 0);
-    bad_pair(s, "bad_derive", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, derive, 1);
+    p11_case("derive_requested");
+    {
+      CK_MECHANISM ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+      if (p11_rv("rv", F->C_GenerateKeyPair(s, &ec, ec_ok, 1, derive, 1, &pub, &priv)) == CKR_OK) {
+        report_bool(s, priv, "derive", CKA_DERIVE);
+      }
+    }
     bad_pair(s, "bad_session_key", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, session, 1);
     bad_pair(s, "bad_sensitive_extractable", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, both, 1);
     bad_pair(s, "bad_class", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, bad_class, 1);
