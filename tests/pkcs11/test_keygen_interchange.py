@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from p11_common import USER_PIN, module_path, provision
-from ptool_fixtures import UPSTREAM_MODULE, requires_tool, run, run_ptool, run_upstream
+from ptool_fixtures import (UPSTREAM_MODULE, requires_tool, run, run_ptool, run_upstream,
+                            store_query)
 
 MESSAGE = b"keys made by one module, used by the other\n"
 
@@ -72,6 +73,18 @@ def test_key_from_our_module_works_with_upstream_and_both_clis(token):
            "--id", "0a0b")
     _login(token, ours, "--keypairgen", "--key-type", "rsa:2048", "--label", "gen-rsa",
            "--id", "0c0d")
+    # Stored exactly as tpm2-ptool addkey stored k256 (a P-256 key too): the same attributes
+    # with the same values, but for what names the key and the key itself.
+    rows = [yaml.safe_load(a) for (a,) in store_query(token["store"], "SELECT attrs FROM tobjects")]
+    own = {0x3, 0x102, 0x181, 0x8f000001, 0x8f000002, 0x8f000003}  # label id point blobs auth
+
+    def objects(label):
+        found = [r for r in rows if r.get(0x3) == label.encode().hex()]
+        return sorted(({k: v for k, v in r.items() if k not in own} for r in found),
+                      key=lambda r: r[0])
+
+    assert len(objects("gen-ec")) == 2
+    assert objects("gen-ec") == objects("k256")
     _sign_verify(token, UPSTREAM_MODULE, "gen-ec", "0a0b", "ECDSA-SHA256")
     _sign_verify(token, UPSTREAM_MODULE, "gen-rsa", "0c0d", "SHA256-RSA-PKCS")
 
