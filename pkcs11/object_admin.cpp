@@ -5,6 +5,8 @@
 // read again (m.refresh_objects).
 #include <algorithm>
 
+#include <openssl/crypto.h>
+
 #include "core/crypto/crypto.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
@@ -183,6 +185,7 @@ data_object(AttrMap a, const TokenState& ts)
   }
   std::string wrapped = crypto::wrap_auth(ts.wrapping_key, *value);
   a[ck::k_tpm2_enc_blob] = V::data(Bytes(wrapped.begin(), wrapped.end()));
+  OPENSSL_cleanse(a[CKA_VALUE].bytes.data(), a[CKA_VALUE].bytes.size()); // the plain value
   a[CKA_VALUE] = V::data({});
   a.emplace(CKA_APPLICATION, V::data({}));
   add_storage_defaults(a, true);
@@ -342,6 +345,7 @@ set_attribute_value(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATT
       Bytes value = Template::bytes_of(a);
       std::string wrapped =
         value.empty() ? std::string() : crypto::wrap_auth(ts.wrapping_key, value);
+      OPENSSL_cleanse(value.data(), value.size());
       row.attrs[ck::k_tpm2_enc_blob] = V::data(Bytes(wrapped.begin(), wrapped.end()));
       row.attrs[CKA_VALUE] = V::data({});
       break;
