@@ -259,6 +259,9 @@ main(int argc, char** argv)
     bad_pair(s, "bad_curve", CKM_EC_KEY_PAIR_GEN, ec_k1, 1, NULL, 0);
     bad_pair(s, "bad_modulus_bits", CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_odd, 1, NULL, 0);
     bad_pair(s, "bad_exponent", CKM_RSA_PKCS_KEY_PAIR_GEN, rsa_e3, 1, NULL, 0);
+    CK_ATTRIBUTE verify_pub[] = {{CKA_EC_PARAMS, (void*)p256, sizeof p256}, {CKA_VERIFY, &yes, 1}};
+    CK_ATTRIBUTE no_decrypt[] = {{CKA_DECRYPT, &no, 1}};
+    bad_pair(s, "usage_conflict", CKM_EC_KEY_PAIR_GEN, verify_pub, 2, no_decrypt, 1);
     bad_pair(s, "no_ec_params", CKM_EC_KEY_PAIR_GEN, NULL, 0, NULL, 0);
     bad_pair(s, "ec_params_in_private", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, ec_ok, 1);
 

@@ -191,6 +191,11 @@ main(int argc, char** argv)
     p11_rv("secret_key", F->C_CreateObject(s, secret_key, 1, &o));
     p11_rv("local", F->C_CreateObject(s, local, 2, &o));
     p11_rv("null_template", F->C_CreateObject(s, NULL, 0, &o));
+    unsigned char blob[] = {0x00, 0x01, 0x02};
+    CK_ATTRIBUTE vendor[] = {{CKA_CLASS, &data, sizeof data},
+                             {CKA_VALUE, (void*)"v", 1},
+                             {0x8f000003UL, blob, sizeof blob}}; /* CKA_TPM2_PRIV_BLOB */
+    p11_rv("vendor_attribute", F->C_CreateObject(s, vendor, 3, &o));
   }
 
   p11_case("set_label");
