@@ -62,6 +62,9 @@ def test_keygen_agrees_with_upstream(token, tmp_path):
         assert ours[f"{curve}.sign"] == "0x0"
         assert ours[f"{curve}.verify"] == "ok"
         assert ours[f"{curve}.found_by_label"] == "2"
+    assert ours["always_auth_narrowed.always_authenticate"] == "1"
+    assert ours["always_auth_narrowed.allowed_count"] == "1"
+    assert ours["always_auth_narrowed.allowed_first"] == "0x1041"  # CKM_ECDSA
     assert ours["rsa2048.pub.modulus_bits"] == "2048"
     assert ours["rsa2048.pub.exponent"] == "010001"
     assert ours["rsa2048.verify"] == "ok"

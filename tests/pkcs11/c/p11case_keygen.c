@@ -173,6 +173,26 @@ main(int argc, char** argv)
   ec_case(s, "ec521", p521, sizeof p521);
   ec_case(s, "ec224", p224, sizeof p224);
 
+  p11_case("always_auth_narrowed");
+  {
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_MECHANISM_TYPE only[] = {CKM_ECDSA};
+    CK_ATTRIBUTE pt[] = {{CKA_EC_PARAMS, (void*)p256, sizeof p256}};
+    CK_ATTRIBUTE vt[] = {{CKA_ALWAYS_AUTHENTICATE, &yes, 1},
+                         {CKA_ALLOWED_MECHANISMS, only, sizeof only}};
+    if (p11_rv("rv", F->C_GenerateKeyPair(s, &mech, pt, 1, vt, 2, &pub, &priv)) == CKR_OK) {
+      report_bool(s, priv, "always_authenticate", CKA_ALWAYS_AUTHENTICATE);
+      CK_MECHANISM_TYPE back[32];
+      CK_ATTRIBUTE a = {CKA_ALLOWED_MECHANISMS, back, sizeof back};
+      CK_RV rv = F->C_GetAttributeValue(s, priv, &a, 1);
+      p11_rv("allowed_rv", rv);
+      if (rv == CKR_OK) {
+        p11_report("allowed_count", "%lu", (unsigned long)(a.ulValueLen / sizeof back[0]));
+        p11_report("allowed_first", "0x%lx", (unsigned long)back[0]);
+      }
+    }
+  }
+
   p11_case("rsa2048");
   {
     CK_ULONG bits = 2048;
