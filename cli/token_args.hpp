@@ -4,6 +4,7 @@
 #include "cli/common.hpp"
 #include "core/model.hpp"
 #include "core/tpm/esys.hpp"
+#include "core/token/key_store.hpp"
 
 namespace ptool::cli {
 
@@ -52,25 +53,11 @@ void store_key_objects(store::Store& st, const TokenForKeys& t,
 // new PIN (upstream §6). Call inside a store::Transaction.
 void store_user_seal(store::Store& st, Token& token, const SealBlobs& blobs, bool pin_empty);
 
-// Inside the write transaction: reads the token's seal row again and throws (nothing
-// written) unless it is still the one the command used before the transaction began, so a
-// concurrent changepin / initpin / rmtoken+addtoken is never overwritten or mixed with ours.
-// `whole`: every blob and salt must match (changepin, initpin); otherwise only the sealed
-// objects' public areas, i.e. the same wrapping key (addkey, import, link).
-void recheck_seal(const store::Store& st, const Token& token, const SealObject& used, bool whole);
-
-// The TPM algorithms a new key's CKA_ALLOWED_MECHANISMS depend on (RSA: RSA-PSS, SHA-384,
-// SHA-512; EC: SHA-384, SHA-512; AES: the modes; HMAC: none), for a key of TPM type
-// `type` under primary `pid`. Read from the mechanism lists of the keys the store already
-// holds under that primary (the same TPM: the command just used the primary), of any key
-// type: an EC key's list tells SHA-384/512, an RSA key's RSA-PSS (and with it SHA-384/512),
-// an AES key's the modes. Only when the store does not tell every fact the key needs (or
-// two keys disagree) is the TPM asked (TPM2_GetCapability, one command).
-tpm::AlgorithmSet algorithms_for_key(const store::Store& st, int64_t pid, TPM2_ALG_ID type,
-                                     ESYS_CONTEXT* ctx);
-// The same without the TPM: nullopt when the store does not tell.
-std::optional<tpm::AlgorithmSet> known_algorithms(const store::Store& st, int64_t pid,
-                                                  TPM2_ALG_ID type);
+// Seal recheck and the TPM algorithms a new key's mechanism list depends on: shared with the
+// PKCS#11 module (core/token/key_store.hpp).
+using token::algorithms_for_key;
+using token::known_algorithms;
+using token::recheck_seal;
 
 // Token and primary lookups with upstream's not-found messages (store/store.hpp).
 using store::find_primary;

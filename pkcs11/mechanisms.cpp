@@ -77,6 +77,12 @@ constexpr std::array k_mechanisms = {
   hmac(CKM_SHA256_HMAC, "SHA256", 32),
   hmac(CKM_SHA384_HMAC, "SHA384", 48),
   hmac(CKM_SHA512_HMAC, "SHA512", 64),
+  // Key generation (keygen.cpp); pkcs11-tool --keypairgen looks for these first.
+  Mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, F::k_keygen, "", CKF_HW | CKF_GENERATE_KEY_PAIR, k_rsa_min,
+            k_rsa_max},
+  Mechanism{CKM_EC_KEY_PAIR_GEN, F::k_keygen, "", CKF_HW | CKF_GENERATE_KEY_PAIR, k_ec_min,
+            k_ec_max},
+  Mechanism{CKM_AES_KEY_GEN, F::k_keygen, "", CKF_HW | CKF_GENERATE, 16, 32},
 };
 
 struct HashNames
