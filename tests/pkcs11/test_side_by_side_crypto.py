@@ -19,14 +19,11 @@ from ptool_fixtures import STORE_DB_NAME, UPSTREAM_MODULE, requires_file, run
 CRYPTO_KEYS = KEYS + (("aes128", "kaes"), ("hmac:sha1", "khmac1"),
                       ("hmac:sha256", "khmac256"), ("hmac:sha512", "khmac512"))
 
-RSA_EC_MECHS = [0x1, 0x3, 0x6, 0x9, 0xd, 0xe, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45,
-                0x1041, 0x1042, 0x1044, 0x1045, 0x1046]
-KEYGEN_MECHS = [0x0, 0x1040, 0x1080]  # RSA/EC key pair, AES key generation (keygen.cpp)
+# RSA and EC mechanisms, key pair generation (0x0, 0x1040) included.
+RSA_EC_MECHS = [0x0, 0x1, 0x3, 0x6, 0x9, 0xd, 0xe, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45,
+                0x1040, 0x1041, 0x1042, 0x1044, 0x1045, 0x1046]
 
 KNOWN = {
-    "mechs.count": "upstream also lists the three key generation mechanisms (keygen.cpp)",
-    **{f"mechs.{what}.0x{m:x}": "key generation is listed by keygen.cpp's branch"
-       for m in KEYGEN_MECHS for what in ("flags", "sizes")},
     **{f"mechs.sizes.0x{m:x}": "upstream asks the TPM (RSA 1024-3072 on swtpm, EC 192-638, an "
        "upstream miscount); ours is static (listing never opens the TPM)" for m in RSA_EC_MECHS},
     "digest_before_login.": "upstream refuses C_DigestInit before C_Login (USER_NOT_LOGGED_IN); "
@@ -65,12 +62,11 @@ def test_crypto_agrees_with_upstream(token, tmp_path):
     # Printed so a reviewer sees both modules produced the same deterministic outputs.
     for key in ("aes.cbc.cipher", "aes.ctr.cipher", "hmac.sha256.mac", "hmac.sha256.long_mac"):
         print(f"{key}: ours {ours[key]} upstream {theirs[key]}")
-    # 30 here; 33 once keygen.cpp lists its three generation mechanisms, as upstream does.
+    # The same 33 mechanisms as upstream (key generation included), with the same flags.
     listed = {k.split(".")[2] for k in ours if k.startswith("mechs.flags.")}
-    assert int(ours["mechs.count"]) == len(listed)
-    assert listed - {f"0x{m:x}" for m in KEYGEN_MECHS} == \
-        {k.split(".")[2] for k in theirs if k.startswith("mechs.flags.")} \
-        - {f"0x{m:x}" for m in KEYGEN_MECHS}
+    assert int(ours["mechs.count"]) == len(listed) == 33
+    assert listed == {k.split(".")[2] for k in theirs if k.startswith("mechs.flags.")}
+    assert ours["mechs.flags.0x1080"] == hex(0x1 | 0x8000)  # AES key gen: HW, GENERATE
     assert "0x1087" not in listed and "0x2104" not in listed  # no GCM, no OFB (nor upstream)
     assert ours["mechs.flags.0x1082"] == hex(0x1 | 0x100 | 0x200)  # HW, ENCRYPT, DECRYPT
     assert ours["mechs.sizes.0x1082"] == "16-32"
