@@ -15,6 +15,7 @@
 #include <openssl/param_build.h>
 #include <p11-kit-1/p11-kit/pkcs11.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -103,13 +104,17 @@ public:
   CK_SLOT_ID
   first_token_slot()
   {
-    CK_ULONG n = 1;
-    CK_SLOT_ID slot = 0;
-    check("C_GetSlotList", m_fl->C_GetSlotList(CK_TRUE, &slot, &n));
-    if (n == 0) {
-      throw std::runtime_error("no slot with a token");
+    // The first initialized token (the module also lists a spare slot for C_InitToken).
+    std::array<CK_SLOT_ID, 16> slots{};
+    CK_ULONG n = slots.size();
+    check("C_GetSlotList", m_fl->C_GetSlotList(CK_TRUE, slots.data(), &n));
+    for (CK_ULONG i = 0; i < n; ++i) {
+      CK_TOKEN_INFO info{};
+      if (m_fl->C_GetTokenInfo(slots[i], &info) == CKR_OK && (info.flags & CKF_TOKEN_INITIALIZED)) {
+        return slots[i];
+      }
     }
-    return slot;
+    throw std::runtime_error("no slot with an initialized token");
   }
 
   CK_SESSION_HANDLE
