@@ -292,9 +292,8 @@ ensure_dir(const fs::path& dir)
   if (fs::is_directory(dir, ec)) {
     return;
   }
-  if (fs::exists(dir, ec)) {
-    throw Error(ExitCode::k_usage, "store path " + dir.string() + " is not a directory");
-  }
+  // No exists() check first: another process may create the directory between two checks
+  // (two first commands on a new store), and EEXIST from mkdir is as good as our own.
   fs::create_directories(dir.parent_path(), ec);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw Error(Reason::k_store,
@@ -302,6 +301,9 @@ ensure_dir(const fs::path& dir)
   }
   // mkdir never follows a link in the last component, but one may have appeared (EEXIST).
   check_path_is_ours(dir, "store directory");
+  if (!fs::is_directory(dir, ec)) {
+    throw Error(ExitCode::k_usage, "store path " + dir.string() + " is not a directory");
+  }
 }
 
 // Creates the database file 0600 (whatever the umask; SQLite gives its journal the same
