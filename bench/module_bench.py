@@ -92,7 +92,8 @@ def run(exe, module, store, swtpm, work, *args):
     env = ptool_env(swtpm, store, home=work / "home")
     env["TPM2_PKCS11_TCTI"] = swtpm.tcti
     _, cpu, out = run_measured([exe, module, *args], env)
-    values = {k: float(v) for k, v in (line.split() for line in out.splitlines())}
+    values = {k: float(int(v, 16) if v.startswith("0x") else v)
+              for k, v in (line.split() for line in out.splitlines())}
     values["cpu_ms"] = cpu * 1e3
     return values
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <span>
 
 #include "core/hex.hpp"
@@ -74,10 +75,18 @@ public:
       return false;
     }
     start = m_pos;
-    size_t end = m_s.find_first_of("\"\\\n", m_pos);
-    if (end == std::string_view::npos || m_s[end] != '"') {
+    // memchr for the closing quote, then for what may not come before it (find_first_of
+    // with a set tests every character against the set: it dominated large stores).
+    const char* base = m_s.data() + start;
+    const auto* quote = static_cast<const char*>(std::memchr(base, '"', m_s.size() - start));
+    if (!quote) {
       return false;
     }
+    auto len = static_cast<size_t>(quote - base);
+    if (std::memchr(base, '\\', len) || std::memchr(base, '\n', len)) {
+      return false;
+    }
+    size_t end = start + len;
     text = m_s.substr(start, end - start);
     m_pos = end + 1;
     return true;
