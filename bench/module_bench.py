@@ -122,7 +122,9 @@ def cell(samples, key, fmt):
     v = med(samples, key)
     if v is None:
         errs = [s["error"] for s in samples if "error" in s]
-        return "failed" + (f" ({errs[0]})" if errs else "")
+        if errs:
+            print(f"[module_bench] {key}: {errs[0]}", file=sys.stderr)
+        return "failed (p11bench exited non-zero; the script prints why)"
     return fmt.format(v)
 
 
