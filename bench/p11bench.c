@@ -6,6 +6,11 @@
 //   p11bench MODULE sign ec|rsa N PIN     N signatures with the first EC / RSA private key
 //                                         (ECDSA on a SHA-256 digest / RSA PKCS#1 v1.5 with
 //                                         SHA-256) in one logged-in session
+//   p11bench MODULE keygen ec|rsa N PIN   N C_GenerateKeyPair (P-256 / RSA-2048 token keys)
+//   p11bench MODULE aes N PIN             N × C_Encrypt of 64 KiB (CKM_AES_CBC) with the first
+//                                         AES key
+// A module that does not implement keygen or AES encryption (CKR_FUNCTION_NOT_SUPPORTED,
+// CKR_MECHANISM_INVALID) makes keygen / aes print "unsupported 1" and exit 0.
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +51,16 @@ first_slot(CK_FUNCTION_LIST_PTR f, CK_ULONG* nslots)
   return slots[0];
 }
 
+static int
+unsupported(CK_RV rv)
+{
+  if (rv == CKR_FUNCTION_NOT_SUPPORTED || rv == CKR_MECHANISM_INVALID) {
+    printf("unsupported 1\nrv 0x%lx\n", (unsigned long)rv);
+    return 1;
+  }
+  return 0;
+}
+
 static CK_ULONG
 find_all(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_ATTRIBUTE* tmpl, CK_ULONG ntmpl,
          CK_OBJECT_HANDLE* first)
@@ -69,7 +84,8 @@ int
 main(int argc, char** argv)
 {
   if (argc < 3) {
-    fprintf(stderr, "usage: p11bench MODULE find | sign ec|rsa N PIN\n");
+    fprintf(stderr, "usage: p11bench MODULE find | sign ec|rsa N PIN | keygen ec|rsa N PIN | "
+                    "aes N PIN\n");
     return 2;
   }
   double t0 = now_ms();
@@ -101,13 +117,13 @@ main(int argc, char** argv)
     check(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[5], strlen(argv[5])), "C_Login");
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_KEY_TYPE kt = ec ? CKK_EC : CKK_RSA;
-    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt } };
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt}};
     CK_OBJECT_HANDLE key = 0;
     if (find_all(f, s, tmpl, 2, &key) == 0) {
       fprintf(stderr, "no %s private key\n", argv[3]);
       return 1;
     }
-    CK_MECHANISM mech = { ec ? CKM_ECDSA : CKM_SHA256_RSA_PKCS, NULL, 0 };
+    CK_MECHANISM mech = {ec ? CKM_ECDSA : CKM_SHA256_RSA_PKCS, NULL, 0};
     CK_BYTE data[32];
     memset(data, 0x5a, sizeof data);
     CK_BYTE sig[512];
@@ -120,6 +136,73 @@ main(int argc, char** argv)
     double t_end = now_ms();
     printf("signs %ld\nsign_ms %.3f\nsigs_per_s %.2f\n", count, t_end - t_sign,
            count / ((t_end - t_sign) / 1e3));
+    f->C_Logout(s);
+  } else if (strcmp(argv[2], "keygen") == 0 && argc == 6) {
+    int ec = strcmp(argv[3], "ec") == 0;
+    long count = strtol(argv[4], NULL, 10);
+    check(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[5], strlen(argv[5])), "C_Login");
+    CK_BBOOL yes = CK_TRUE;
+    CK_BYTE p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+    CK_ULONG bits = 2048;
+    CK_BYTE e[] = {0x01, 0x00, 0x01};
+    CK_ATTRIBUTE pub_ec[] = {{CKA_TOKEN, &yes, sizeof yes},
+                             {CKA_VERIFY, &yes, sizeof yes},
+                             {CKA_EC_PARAMS, p256, sizeof p256}};
+    CK_ATTRIBUTE pub_rsa[] = {{CKA_TOKEN, &yes, sizeof yes},
+                              {CKA_VERIFY, &yes, sizeof yes},
+                              {CKA_MODULUS_BITS, &bits, sizeof bits},
+                              {CKA_PUBLIC_EXPONENT, e, sizeof e}};
+    CK_ATTRIBUTE priv[] = {
+      {CKA_TOKEN, &yes, sizeof yes}, {CKA_SIGN, &yes, sizeof yes}, {CKA_PRIVATE, &yes, sizeof yes}};
+    CK_MECHANISM mech = {ec ? CKM_EC_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    double t_gen = now_ms();
+    for (long i = 0; i < count; ++i) {
+      CK_OBJECT_HANDLE pk, sk;
+      CK_RV rv =
+        f->C_GenerateKeyPair(s, &mech, ec ? pub_ec : pub_rsa, ec ? 3 : 4, priv, 3, &pk, &sk);
+      if (unsupported(rv)) {
+        return 0;
+      }
+      check(rv, "C_GenerateKeyPair");
+    }
+    double t_end = now_ms();
+    printf("keys %ld\nkeygen_ms %.3f\nms_per_key %.2f\n", count, t_end - t_gen,
+           (t_end - t_gen) / count);
+    f->C_Logout(s);
+  } else if (strcmp(argv[2], "aes") == 0 && argc == 5) {
+    long count = strtol(argv[3], NULL, 10);
+    check(f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[4], strlen(argv[4])), "C_Login");
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_KEY_TYPE, &kt, sizeof kt}};
+    CK_OBJECT_HANDLE key = 0;
+    if (find_all(f, s, tmpl, 2, &key) == 0) {
+      fprintf(stderr, "no AES key\n");
+      return 1;
+    }
+    CK_BYTE iv[16];
+    memset(iv, 0x11, sizeof iv);
+    CK_MECHANISM mech = {CKM_AES_CBC, iv, sizeof iv};
+    static CK_BYTE data[65536];
+    static CK_BYTE out[65536 + 16];
+    memset(data, 0x5a, sizeof data);
+    double t_enc = now_ms();
+    for (long i = 0; i < count; ++i) {
+      CK_ULONG len = sizeof out;
+      CK_RV rv = f->C_EncryptInit(s, &mech, key);
+      if (unsupported(rv)) {
+        return 0;
+      }
+      check(rv, "C_EncryptInit");
+      rv = f->C_Encrypt(s, data, sizeof data, out, &len);
+      if (unsupported(rv)) {
+        return 0;
+      }
+      check(rv, "C_Encrypt");
+    }
+    double t_end = now_ms();
+    printf("bytes %ld\naes_ms %.3f\nmib_per_s %.3f\n", count * (long)sizeof data, t_end - t_enc,
+           count * (sizeof data / 1048576.0) / ((t_end - t_enc) / 1e3));
     f->C_Logout(s);
   } else {
     fprintf(stderr, "bad arguments\n");

@@ -13,6 +13,7 @@
 #include "core/keys/pkcs11_ids.hpp"
 #include "core/tpm/stale.hpp"
 #include "core/token/seals.hpp"
+#include "store/upgrade.hpp"
 
 namespace ptool::p11 {
 
@@ -94,7 +95,21 @@ Module::abandon_after_fork() noexcept
 store::Store
 Module::open_store() const
 {
-  return store::Store::open(store::locate(std::nullopt), store::Store::Mode::k_read_only);
+  std::filesystem::path dir = store::locate(std::nullopt);
+  try {
+    return store::Store::open(dir, store::Store::Mode::k_read_only);
+  } catch (const store::OldSchemaError& e) {
+    // Upstream's module upgrades a schema 1-7 store when it opens it; so do we, with dbup's
+    // upgrade: under the store's lock file (a concurrent dbup or module waits, then finds
+    // version 8), on a .bak copy renamed over the database, never leaving a .old behind.
+    // The store is untrusted here too: the upgrade checks its tables first and every
+    // statement has the same step bound.
+    log(LogLevel::k_info, std::string(e.what()) + ": upgrading it to schema 8, as dbup does");
+    store::UpgradeResult r = store::upgrade_store(dir);
+    log(LogLevel::k_info, "store upgraded from schema " + std::to_string(r.old_version) + " to "
+                            + std::to_string(r.new_version));
+  }
+  return store::Store::open(dir, store::Store::Mode::k_read_only);
 }
 
 void
@@ -189,24 +204,19 @@ Module::refresh_tokens()
 void
 Module::refresh_objects(TokenState& ts)
 {
-  std::map<int64_t, Object> objects;
   try {
     store::Store st = open_store();
-    for (Object& o : st.objects_skipping(ts.token.id, [](const Error& e) {
-           log(LogLevel::k_warn, std::string("object skipped: ") + e.what());
-         })) {
-      int64_t id = o.id;
-      if (keys::repair_ec_point(o.attrs)) {
-        log(LogLevel::k_info,
-            "object " + std::to_string(id) + ": padded upstream's short EC point");
-      }
-      objects.emplace(id, std::move(o));
-    }
+    ts.objects = ObjectTable::read(st, ts.token.id, ts.objects);
   } catch (const Error& e) {
     log(LogLevel::k_warn, std::string("cannot read objects: ") + e.what());
     return; // keep what we had
   }
-  ts.objects = std::move(objects);
+  if (log_enabled(LogLevel::k_debug)) {
+    log(LogLevel::k_debug, "token " + std::to_string(ts.token.id) + ": "
+                             + std::to_string(ts.objects.size()) + " objects read, "
+                             + std::to_string(ObjectTable::parse_count())
+                             + " rows parsed in full so far");
+  }
 }
 
 TokenState&
@@ -288,19 +298,18 @@ Module::object(Session& s, CK_OBJECT_HANDLE handle)
 {
   TokenState& ts = token(s.slot);
   auto id = static_cast<int64_t>(handle);
-  auto it = ts.objects.find(id);
-  if (it == ts.objects.end()) {
+  if (!ts.objects.rows().count(id)) {
     // A handle from an earlier module instance or another session: read the store again.
     refresh_objects(ts);
-    it = ts.objects.find(id);
   }
-  if (it == ts.objects.end()) {
+  const Object* obj = ts.objects.get(id);
+  if (!obj) {
     fail(CKR_OBJECT_HANDLE_INVALID);
   }
-  if (keys::attr_bool(it->second.attrs, ck::k_private).value_or(true) && !ts.private_visible()) {
+  if (keys::attr_bool(obj->attrs, ck::k_private).value_or(true) && !ts.private_visible()) {
     fail(CKR_OBJECT_HANDLE_INVALID);
   }
-  return it->second;
+  return *obj;
 }
 
 namespace {

@@ -17,6 +17,7 @@
 #include "core/tpm/esys.hpp"
 #include "core/tpm/token_ops.hpp"
 #include "pkcs11/mechanisms.hpp"
+#include "pkcs11/object_table.hpp"
 #include "pkcs11/p11.hpp"
 #include "store/store.hpp"
 
@@ -33,9 +34,9 @@ struct TokenState
   bool spare = false; // the uninitialized slot that has no tokens row (yet)
   bool user_pin_set = false;
   enum class Login { k_none, k_user, k_so } login = Login::k_none;
-  SecureBytes wrapping_key;          // set while unsealed (login or empty-user-pin)
-  std::optional<bool> pss_good;      // from the config, else probed once
-  std::map<int64_t, Object> objects; // store rows as of the last read
+  SecureBytes wrapping_key;     // set while unsealed (login or empty-user-pin)
+  std::optional<bool> pss_good; // from the config, else probed once
+  ObjectTable objects;          // store rows as of the last read (parsed on first use)
   // Declared in construction order: pc uses esys, so it is destroyed first.
   std::unique_ptr<tpm::EsysContext> esys;
   std::unique_ptr<tpm::PrimaryContext> pc;

@@ -47,13 +47,12 @@ is_sensitive(const AttrMap& attrs, CK_ATTRIBUTE_TYPE type)
 // The attribute as the PKCS#11 caller sees it: CK_ULONG, CK_BBOOL, bytes, or a CK_ULONG
 // array (CKA_ALLOWED_MECHANISMS; templates are stored empty).
 std::optional<Bytes>
-encode(const AttrMap& attrs, CK_ATTRIBUTE_TYPE type)
+encode(const AttrValue* found)
 {
-  auto it = attrs.find(type);
-  if (it == attrs.end()) {
+  if (!found) {
     return std::nullopt;
   }
-  const AttrValue& v = it->second;
+  const AttrValue& v = *found;
   auto ulongs = [](std::span<const uint64_t> values) {
     Bytes out(values.size() * sizeof(CK_ULONG));
     for (size_t i = 0; i < values.size(); ++i) {
@@ -75,14 +74,27 @@ encode(const AttrMap& attrs, CK_ATTRIBUTE_TYPE type)
   return v.bytes;
 }
 
+std::optional<Bytes>
+encode(const AttrMap& attrs, CK_ATTRIBUTE_TYPE type)
+{
+  auto it = attrs.find(type);
+  return encode(it == attrs.end() ? nullptr : &it->second);
+}
+
+// Whether the row matches the template: indexed attributes are compared without parsing the
+// row; any other one parses it (a row that then does not parse matches nothing).
 bool
-matches(const AttrMap& attrs, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count)
+matches(const ObjectTable& table, const ObjectTable::Rows::value_type& row, CK_ATTRIBUTE_PTR tmpl,
+        CK_ULONG count)
 {
   for (CK_ULONG i = 0; i < count; ++i) {
     if (is_vendor_internal(tmpl[i].type)) {
       return false;
     }
-    auto value = encode(attrs, tmpl[i].type);
+    auto value = encode(table.value(row, tmpl[i].type));
+    if (!ObjectTable::usable(row)) {
+      return false;
+    }
     if (!value || value->size() != tmpl[i].ulValueLen
         || (!value->empty()
             && (!tmpl[i].pValue || std::memcmp(value->data(), tmpl[i].pValue, value->size())))) {
@@ -109,13 +121,11 @@ find_objects_init(Module& m, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULON
   m.refresh_objects(ts);
   s.found.clear();
   s.found_pos = 0;
-  for (const auto& [id, obj] : ts.objects) {
-    bool is_private = keys::attr_bool(obj.attrs, ck::k_private).value_or(true);
-    if (is_private && !ts.private_visible()) {
-      continue;
-    }
-    if (matches(obj.attrs, tmpl, count)) {
-      s.found.push_back(static_cast<CK_OBJECT_HANDLE>(id));
+  // Private objects match too, as in upstream's module: C_FindObjects hands them out when
+  // the user is logged in at that moment (a search begun before C_Login shows them after).
+  for (const auto& row : ts.objects.rows()) {
+    if (matches(ts.objects, row, tmpl, count)) {
+      s.found.push_back(static_cast<CK_OBJECT_HANDLE>(row.first));
     }
   }
   s.finding = true;
@@ -133,9 +143,22 @@ find_objects(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG 
   if (!s.finding) {
     return CKR_OPERATION_NOT_INITIALIZED;
   }
+  TokenState& ts = m.token(s.slot);
+  const ObjectTable::Rows& rows = ts.objects.rows();
   CK_ULONG n = 0;
   while (n < max && s.found_pos < s.found.size()) {
-    out[n++] = s.found[s.found_pos++];
+    CK_OBJECT_HANDLE handle = s.found[s.found_pos++];
+    auto row = rows.find(static_cast<int64_t>(handle));
+    if (row == rows.end() || !ObjectTable::usable(*row)) {
+      continue; // gone from the store (or found unreadable) since C_FindObjectsInit
+    }
+    // CKA_PRIVATE objects only while the user is logged in now (upstream decides here too).
+    const AttrValue* priv = ts.objects.value(*row, ck::k_private);
+    bool is_private = !priv || priv->kind != AttrValue::Kind::k_bool || priv->flag;
+    if (is_private && !ts.private_visible()) {
+      continue;
+    }
+    out[n++] = handle;
   }
   *count = n;
   return CKR_OK;

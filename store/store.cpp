@@ -149,6 +149,14 @@ public:
     int n = sqlite3_column_bytes(m_stmt.get(), col);
     return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
   }
+  // The same without a copy: valid until the next step.
+  std::string_view view(int col) const
+  {
+    const void* p = sqlite3_column_blob(m_stmt.get(), col);
+    int n = sqlite3_column_bytes(m_stmt.get(), col);
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string_view();
+  }
   // A TEXT or BLOB column that holds a secret (pobjects.objauth), copied into wiped memory.
   SecureBytes secret(int col) const
   {
@@ -575,9 +583,8 @@ Store::check_schema(Mode mode)
                 "use the tpm2-pkcs11 release that wrote it, or upgrade tpm2-ptool");
   }
   if (*version < k_schema_version) {
-    throw Error(Reason::k_store,
-                m_path.string() + " has old schema version " + std::to_string(*version),
-                "upgrade it with 'tpm2_ptool dbup' (a backup is kept)");
+    throw OldSchemaError(m_path.string() + " has old schema version " + std::to_string(*version),
+                         *version);
   }
   m_version = *version;
   check_tables();
@@ -749,6 +756,16 @@ Store::objects_skipping(int64_t tokid, const BadRow& bad) const
     }
   }
   return out;
+}
+
+void
+Store::object_rows(int64_t tokid, const std::function<void(int64_t, std::string_view)>& row) const
+{
+  Stmt st(*this, "SELECT id, attrs FROM tobjects WHERE tokid=? ORDER BY id");
+  st.bind(1, tokid);
+  while (st.step()) {
+    row(st.integer(0), st.view(1));
+  }
 }
 
 std::optional<Object>

@@ -42,6 +42,20 @@ private:
   int64_t m_id;
   std::string m_label;
 };
+// What Store::open throws for a store at schema 1..7 (upgrade_store brings it to 8).
+class OldSchemaError : public Error
+{
+public:
+  OldSchemaError(const std::string& message, int version)
+      : Error(Reason::k_store, message, "upgrade it with 'tpm2_ptool dbup' (a backup is kept)"),
+        m_version(version)
+  {}
+  int version() const { return m_version; }
+
+private:
+  int m_version;
+};
+
 // Throws a "permission denied" Error naming the store's owner and what to do when this user
 // cannot reach the store's database in `dir` (the directory is not searchable, or the file
 // is not readable, or not writable when `write`). Returns quietly when it is reachable or
@@ -88,6 +102,9 @@ public:
   std::vector<Token> tokens_skipping(const BadRow& bad,
                                      std::optional<int64_t> pid = std::nullopt) const;
   std::vector<Object> objects_skipping(int64_t tokid, const BadRow& bad) const;
+  // Every tobjects row of token `tokid` as stored, in id order, unparsed: the PKCS#11
+  // module indexes them and parses a row's attributes only when they are needed.
+  void object_rows(int64_t tokid, const std::function<void(int64_t, std::string_view)>& row) const;
 
   // Writes; call inside a Transaction. Return the new row id.
   int64_t insert_primary(const Primary& primary);

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "core/c_handles.hpp"
 #include "core/error.hpp"
@@ -99,6 +101,55 @@ read_version(sqlite3* db, const fs::path& file)
                 "the store is damaged; restore it from a backup");
   }
   return sqlite3_column_int(v.get(), 0);
+}
+
+// Before anything is copied or rewritten: the five tables an upgrade reads must be real
+// tables (a view's SELECT could be anything) with the columns the steps from `version` use.
+// The store is untrusted input (the PKCS#11 module upgrades stores it opens).
+void
+check_old_tables(sqlite3* db, const fs::path& file, int version)
+{
+  struct Table
+  {
+    const char* name;
+    std::vector<std::string> columns;
+  };
+  const std::vector<Table> tables = {
+    {"schema", {"id", "schema_version"}},
+    {"tokens", {"id", "pid", "label", "config"}},
+    {"sealobjects",
+     {"id", "tokid", "userpub", "userpriv", "userauthsalt", "sopub", "sopriv", "soauthsalt"}},
+    {"pobjects", {"id", "hierarchy", version < 4 ? "handle" : "config", "objauth"}},
+    {"tobjects", {"id", "tokid", "attrs"}},
+  };
+  for (const Table& t : tables) {
+    SqliteStmt type =
+      prepare(db, file, "SELECT type FROM sqlite_master WHERE name=? COLLATE NOCASE");
+    sqlite3_bind_text(type.get(), 1, t.name, -1, SQLITE_STATIC);
+    std::string kind = sqlite3_step(type.get()) == SQLITE_ROW ? column_text(type.get(), 0) : "";
+    SqliteStmt cols = prepare(db, file, "SELECT name FROM pragma_table_info(?)");
+    sqlite3_bind_text(cols.get(), 1, t.name, -1, SQLITE_STATIC);
+    std::vector<std::string> have;
+    while (sqlite3_step(cols.get()) == SQLITE_ROW) {
+      have.push_back(column_text(cols.get(), 0));
+    }
+    std::string missing;
+    for (const std::string& c : t.columns) {
+      if (std::find(have.begin(), have.end(), c) == have.end()) {
+        missing = c;
+        break;
+      }
+    }
+    if (kind != "table" || !missing.empty()) {
+      throw Error(Reason::k_store,
+                  file.string() + " (schema " + std::to_string(version) + "): '" + t.name + "' "
+                    + (kind != "table" ? (kind.empty() ? std::string("is missing")
+                                                       : "is a " + kind + ", not a table")
+                                       : "has no column '" + missing + "'")
+                    + ": not a tpm2-pkcs11 store (crafted or damaged)",
+                  "the store was not changed; restore it from a backup");
+    }
+  }
 }
 
 // 1 -> 2: user seal columns become nullable; the count-limit triggers appear.
@@ -355,6 +406,7 @@ upgrade_store(const fs::path& dir)
     throw Error(Reason::k_store,
                 db_path.string() + " has invalid schema version " + std::to_string(*version));
   }
+  check_old_tables(src.get(), db_path, *version);
 
   // Create the copy ourselves (O_EXCL: a leftover .bak means an earlier upgrade died and
   // must be looked at) with the database's own permissions.
