@@ -87,10 +87,8 @@ def _case_env(token, store):
 
 
 def test_old_store_shows_its_token_and_signs_as_upstream_does(v1, tmp_path):
-    ours, theirs = side_by_side("oldstore", v1, tmp_path, known={
-        "slots.with_token": "upstream's module also lists an empty slot for C_InitToken (slots "
-                            "are not this test's subject); ours lists the store's one token"})
-    assert ours["slots.with_token"] == "1"
+    ours, theirs = side_by_side("oldstore", v1, tmp_path)
+    assert ours["slots.with_token"] == "2"  # the upgraded store's token + the spare slot
     assert ours["find.public_keys"] == "1"
     assert ours["sign.login"] == "0x0"
     assert ours["sign.sign"] == "0x0" and ours["sign.sig_len"] == "64"
@@ -134,7 +132,7 @@ def test_cli_dbup_and_module_at_the_same_moment_both_succeed(v1, tmp_path):
         module_out = next(o for p, (o, _) in zip(procs, outs) if p.args[0] == program)
         # Whoever came first upgraded it; the other found version 8 under the lock.
         assert dbup_out in ("new: 8\nold: 1\n\n", "new: 8\nold: 8\n\n"), dbup_out
-        assert "slots.with_token = 1" in module_out and "sign.verify = 0x0" in module_out
+        assert "slots.with_token = 2" in module_out and "sign.verify = 0x0" in module_out
         assert _version(store) == 8
         assert _leftovers(store) == []
 
@@ -149,7 +147,7 @@ def test_schema_9_store_is_used_as_it_is(v8, tmp_path):
     proc = subprocess.run([str(case_program("oldstore")), module_path()],
                           env=_case_env(v8, store), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "slots.with_token = 1" in proc.stdout and "sign.verify = 0x0" in proc.stdout
+    assert "slots.with_token = 2" in proc.stdout and "sign.verify = 0x0" in proc.stdout
     assert _version(store) == 9
     assert _digest(store) == before
     assert _leftovers(store) == []
