@@ -42,7 +42,8 @@ class Side:
     store: Path
     dir: Path
 
-    def run(self, argv, check=True, input=None, env_extra=None, timeout=None):
+    def run(self, argv, check=True, input="", env_extra=None, timeout=None):
+        """Runs `argv` with this side's environment; stdin is empty (never a terminal)."""
         env = dict(self.env, **(env_extra or {}))
         kw = {"timeout": timeout} if timeout else {}
         return run(hosted(self.module, argv), env=env, check=check, input=input, **kw)
