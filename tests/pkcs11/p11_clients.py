@@ -144,3 +144,23 @@ def p11tool_tokens(text):
                 fields[line.strip()[:-1]] = ""
         tokens.append(fields)
     return tokens
+
+
+# --------------------------------------------------------------------------
+# OpenSSL's pkcs11 engine (libp11)
+# --------------------------------------------------------------------------
+
+ENGINE_SO = "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so"
+
+
+def engine_config(side):
+    """An OPENSSL_CONF that loads the pkcs11 engine with the side's module (MODULE_PATH);
+    returns the env_extra for Side.run."""
+    requires_file(ENGINE_SO, "OpenSSL's pkcs11 engine (libengine-pkcs11-openssl)")
+    path = side.dir / "openssl-engine.cnf"
+    path.write_text("openssl_conf = openssl_init\n"
+                    "[openssl_init]\nengines = engine_section\n"
+                    "[engine_section]\npkcs11 = pkcs11_section\n"
+                    f"[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {ENGINE_SO}\n"
+                    f"MODULE_PATH = {side.module}\ninit = 0\n")
+    return {"OPENSSL_CONF": str(path)}
