@@ -13,6 +13,11 @@ from p11_clients import (exported_public_pem, p11tool, p11tool_tokens, sides, sp
 from p11_common import KEYS, provision
 from ptool_fixtures import assert_no_tpm_leaks, reset_lockout
 
+pytestmark = pytest.mark.no_asan(
+    "GnuTLS hosts with the ASan preload hang at exit in libp11-kit's destructor "
+    "(freelocale waits for glibc's setlocale lock), "
+    "with upstream's module too (docs/reliability.md)")
+
 LABELS = [label for _, label in KEYS]
 # The curve / size names p11tool prints for each key of p11_common.KEYS.
 KEY_TYPES = {"k256": "EC/ECDSA-SECP256R1", "k384": "EC/ECDSA-SECP384R1", "krsa": "RSA-2048"}
