@@ -9,8 +9,8 @@ import hashlib
 
 import pytest
 
-from p11_common import SO_PIN, USER_PIN, module_path, pkcs11_tool, provision
-from ptool_fixtures import assert_no_tpm_leaks, requires_tool, run, tpm_handles
+from p11_common import KEYS, SO_PIN, USER_PIN, module_path, pkcs11_tool, provision
+from ptool_fixtures import assert_no_tpm_leaks, requires_tool, run, run_ptool, tpm_handles
 
 MESSAGE = b"pkcs11 module test message\n"
 # DER DigestInfo prefix for SHA-256 (RFC 8017 9.2 note 1): what OpenSSH passes to CKM_RSA_PKCS.
@@ -137,6 +137,41 @@ def test_rsa_sign_verifies(ours, mech):
 def test_pkcs11_tool_self_test(ours):
     out = _p11(ours, "--login", "--pin", USER_PIN, "--test").stdout
     assert "No errors" in out
+
+
+@pytest.fixture(scope="module")
+def two_tokens(swtpm_module, tmp_path_factory):
+    """One store, two tokens under one primary, each with P-256, P-384 and RSA-2048 keys."""
+    base = tmp_path_factory.mktemp("two-tokens")
+    store = base / "store"
+    store.mkdir(mode=0o700)
+    token = provision(swtpm_module.tcti, store)
+    run_ptool(["addtoken", "--pid", token["pid"], "--label", "tok2", "--sopin", SO_PIN,
+               "--userpin", USER_PIN], token["env"])
+    for algorithm, label in KEYS:
+        run_ptool(["addkey", "--label", "tok2", "--algorithm", algorithm, "--key-label", label,
+                   "--userpin", USER_PIN], token["env"])
+    token.update(tcti=swtpm_module.tcti)
+    return token
+
+
+@pytest.mark.parametrize("label", ["tok", "tok2"])
+def test_pkcs11_tool_self_test_every_token(two_tokens, label):
+    out = pkcs11_tool(two_tokens["env"], "--login", "--pin", USER_PIN, "--test",
+                      token=label).stdout
+    assert out.rstrip().endswith("No errors"), out
+    # pkcs11-tool saw all three keys, and signed, verified and decrypted with the RSA one.
+    for i, key in enumerate(k for _, k in KEYS):
+        assert f"testing key {i} ({key})" in out, out
+    assert "all 4 signature functions seem to work" in out, out
+    assert out.count("RSA-PKCS: OK") >= 3, out
+    assert_no_tpm_leaks(two_tokens["tcti"])
+
+
+def test_pkcs11_tool_self_test_upstream_store(upstream):
+    out = _p11(upstream, "--login", "--pin", USER_PIN, "--test").stdout
+    assert out.rstrip().endswith("No errors"), out
+    assert "testing key 0 (k256)" in out and "testing key 1 (krsa)" in out, out
 
 
 def test_wrong_pin(ours):
