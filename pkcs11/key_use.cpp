@@ -300,7 +300,7 @@ start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE k
   if (s.op.kind != Operation::Kind::k_none) {
     fail(CKR_OPERATION_ACTIVE);
   }
-  const Object& obj = m.object(s, key);
+  const Object& obj = m.key(s, key);
   const Mechanism* info = find_mechanism(mech->mechanism);
   CK_FLAGS need = use == KeyUse::k_sign      ? CKF_SIGN
                   : use == KeyUse::k_verify  ? CKF_VERIFY

@@ -296,6 +296,18 @@ Module::session_count(CK_SLOT_ID slot, bool rw_only) const
 const Object&
 Module::object(Session& s, CK_OBJECT_HANDLE handle)
 {
+  return lookup(s, handle, CKR_OBJECT_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID);
+}
+
+const Object&
+Module::key(Session& s, CK_OBJECT_HANDLE handle)
+{
+  return lookup(s, handle, CKR_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN);
+}
+
+const Object&
+Module::lookup(Session& s, CK_OBJECT_HANDLE handle, CK_RV unknown, CK_RV hidden)
+{
   TokenState& ts = token(s.slot);
   auto id = static_cast<int64_t>(handle);
   if (!ts.objects.rows().count(id)) {
@@ -304,10 +316,10 @@ Module::object(Session& s, CK_OBJECT_HANDLE handle)
   }
   const Object* obj = ts.objects.get(id);
   if (!obj) {
-    fail(CKR_OBJECT_HANDLE_INVALID);
+    fail(unknown);
   }
   if (keys::attr_bool(obj->attrs, ck::k_private).value_or(true) && !ts.private_visible()) {
-    fail(CKR_OBJECT_HANDLE_INVALID);
+    fail(hidden);
   }
   return *obj;
 }

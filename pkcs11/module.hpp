@@ -126,6 +126,9 @@ public:
 
   // The store row behind `handle` if the session may see it, else CKR_OBJECT_HANDLE_INVALID.
   const Object& object(Session& s, CK_OBJECT_HANDLE handle);
+  // The same for the key of a C_*Init call: CKR_KEY_HANDLE_INVALID when unknown,
+  // CKR_USER_NOT_LOGGED_IN for a private key before login (as upstream answers).
+  const Object& key(Session& s, CK_OBJECT_HANDLE handle);
 
   // The TCTI a token's TPM side is opened with (TPM2_PKCS11_TCTI, else the store's tcti when
   // allowed, else the default), and the owner hierarchy auth (TPM2_PKCS11_OWNER_AUTH).
@@ -153,6 +156,7 @@ public:
   void drop_tpm(TokenState& ts) noexcept;
 
 private:
+  const Object& lookup(Session& s, CK_OBJECT_HANDLE handle, CK_RV unknown, CK_RV hidden);
   void drop_all() noexcept;
   void abandon_after_fork() noexcept;
 

@@ -19,10 +19,6 @@ KNOWN = {
     # object's operations need no login (PKCS#11 2.40 §4.1.2 and §6.7.4).
     "session.verify_init_before_login": "upstream: CKR_USER_NOT_LOGGED_IN",
     "session.verify_before_login": "upstream: CKR_USER_NOT_LOGGED_IN (no operation started)",
-    # A mechanism for another key type: the spec's CKR_KEY_TYPE_INCONSISTENT, upstream says
-    # CKR_MECHANISM_INVALID.
-    "operation.ecdsa_on_rsa_key": "upstream: CKR_MECHANISM_INVALID",
-    "operation.rsa_on_ec_key": "upstream: CKR_MECHANISM_INVALID",
     # Upstream starts a PSS operation without CK_RSA_PKCS_PSS_PARAMS (and then signs with
     # whatever it assumes).
     "operation.pss_without_params": "upstream: CKR_OK",
@@ -30,11 +26,6 @@ KNOWN = {
     # Upstream starts signing with a public key (CKA_SIGN false) and fails in C_Sign.
     "operation.sign_with_public_key": "upstream: CKR_OK",
     "operation.sign_with_public_key_then_sign": "upstream only: CKR_GENERAL_ERROR",
-    # Ours answers CKR_OBJECT_HANDLE_INVALID where C_SignInit's list (PKCS#11 2.40 §5.12)
-    # and upstream have CKR_KEY_HANDLE_INVALID: a module bug, left to the owner of
-    # pkcs11/key_use.cpp. Not asserted for ours; remove these two lines with the fix.
-    "operation.bad_key_handle": "ours: 0x82, upstream (right): 0x60",
-    "logout.sign_init_after_logout": "ours: 0x82 (as above), upstream: CKR_USER_NOT_LOGGED_IN",
 }
 
 EC_MECHS = ("ecdsa", "ecdsa_sha1", "ecdsa_sha256", "ecdsa_sha384", "ecdsa_sha512")
@@ -89,10 +80,12 @@ def test_sign_verify_and_session_states_agree_with_upstream(token, tmp_path):
     assert op["verify_bad_length"] == "0xc1"  # CKR_SIGNATURE_LEN_RANGE
     assert ours["session.verify_init_before_login"] == "0x0"
     assert ours["session.verify_before_login"] == "0xc0"
-    assert ours["operation.ecdsa_on_rsa_key"] == ours["operation.rsa_on_ec_key"] == "0x63"
+    # A mechanism the key does not allow (CKA_ALLOWED_MECHANISMS), checked first, as upstream.
+    assert ours["operation.ecdsa_on_rsa_key"] == ours["operation.rsa_on_ec_key"] == "0x70"
     assert ours["operation.pss_without_params"] == "0x71"  # CKR_MECHANISM_PARAM_INVALID
     assert theirs["operation.pss_without_params"] == "0x0"
-    assert theirs["operation.bad_key_handle"] == "0x60"  # CKR_KEY_HANDLE_INVALID
+    assert ours["operation.bad_key_handle"] == "0x60"  # CKR_KEY_HANDLE_INVALID
+    assert ours["logout.sign_init_after_logout"] == "0x101"  # CKR_USER_NOT_LOGGED_IN
 
 
 # --------------------------------------------------------------------------
