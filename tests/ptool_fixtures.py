@@ -122,6 +122,26 @@ def add_token(env, label="tok", pid=1, runner=None):
                                   "--sopin", "so", "--userpin", "user"], env)
 
 
+def provision(tpm, store, token="tok", userpin="user", sopin="so", keys=(), upstream=False,
+              init_args=()):
+    """The provisioning helper of every suite: ``init`` (with ``init_args``), ``addtoken``
+    under the new primary, and ``addkey`` for each (algorithm, key label) in ``keys``, with
+    our tool or (``upstream=True``) upstream's. ``tpm`` is a fixture object or a TCTI string.
+    Returns {"env", "store", "token", "ids": {key label: CKA_ID}, "pid"}."""
+    import yaml
+    env = ptool_env(tpm, store)
+    runner = run_upstream if upstream else run_ptool
+    pid = str(yaml.safe_load(runner(["init", *init_args], env).stdout)["id"])
+    runner(["addtoken", "--pid", pid, "--label", token, "--sopin", sopin, "--userpin", userpin],
+           env)
+    ids = {}
+    for algorithm, label in keys:
+        out = yaml.safe_load(runner(["addkey", "--label", token, "--algorithm", algorithm,
+                                     "--key-label", label, "--userpin", userpin], env).stdout)
+        ids[label] = out["private"]["CKA_ID"]
+    return {"env": env, "store": store, "token": token, "ids": ids, "pid": pid}
+
+
 def run_upstream(args, env, input=None, check=True, timeout=DEFAULT_TIMEOUT):
     """Run the upstream Python ``/usr/bin/tpm2_ptool`` with ``args``.
 

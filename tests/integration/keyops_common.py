@@ -4,19 +4,16 @@ import hashlib
 
 import yaml
 
-from ptool_fixtures import ptool_env, run_ptool, store_query
+from ptool_fixtures import provision, run_ptool, store_query
 
 SO_PIN = "sopin"
 USER_PIN = "userpin"
 
 
 def make_token(tpm, store, label="tok", userpin=USER_PIN, init_args=()):
-    """init + addtoken on ``tpm``; returns the environment."""
-    env = ptool_env(tpm, store)
-    run_ptool(["init", *init_args], env)
-    run_ptool(["addtoken", "--pid", "1", "--label", label, "--sopin", SO_PIN,
-               "--userpin", userpin], env)
-    return env
+    """init + addtoken on ``tpm`` (ptool_fixtures.provision); returns the environment."""
+    return provision(tpm, store, token=label, userpin=userpin, sopin=SO_PIN,
+                     init_args=init_args)["env"]
 
 
 def add_key(env, algorithm, key_label, label="tok", pin=USER_PIN):

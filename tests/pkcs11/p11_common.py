@@ -10,8 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
+import ptool_fixtures
 from ptool_fixtures import (DEFAULT_TIMEOUT, PTOOL_MODULE, UPSTREAM_MODULE, ptool_env,
                             requires_file, requires_tool, run, run_ptool, run_upstream)
 
@@ -25,19 +24,9 @@ def module_path():
 
 
 def provision(tcti, store, token="tok", userpin=USER_PIN, keys=KEYS, upstream=False):
-    """init + addtoken + addkey for each (algorithm, key label); returns env and ids."""
-    env = ptool_env(tcti, store)
-    runner = run_upstream if upstream else run_ptool
-    init = yaml.safe_load(runner(["init"], env).stdout)
-    pid = str(init["id"])
-    runner(["addtoken", "--pid", pid, "--label", token, "--sopin", SO_PIN,
-            "--userpin", userpin], env)
-    ids = {}
-    for algorithm, label in keys:
-        out = yaml.safe_load(runner(["addkey", "--label", token, "--algorithm", algorithm,
-                                     "--key-label", label, "--userpin", userpin], env).stdout)
-        ids[label] = out["private"]["CKA_ID"]
-    return {"env": env, "store": store, "token": token, "ids": ids, "pid": pid}
+    """ptool_fixtures.provision with this suite's PINs and keys."""
+    return ptool_fixtures.provision(tcti, store, token=token, userpin=userpin, sopin=SO_PIN,
+                                    keys=keys, upstream=upstream)
 
 
 def pkcs11_tool(env, *args, check=True, token=None):
