@@ -224,25 +224,6 @@ rsa_encrypt(Module& m, Session& s, std::span<const uint8_t> in, CK_BYTE_PTR out,
   });
 }
 
-Session&
-active(Module& m, CK_SESSION_HANDLE h, Operation::Kind kind)
-{
-  Session& s = m.session(h);
-  if (s.op.kind != kind) {
-    fail(CKR_OPERATION_NOT_INITIALIZED);
-  }
-  return s;
-}
-
-std::span<const uint8_t>
-bytes(CK_BYTE_PTR p, CK_ULONG len)
-{
-  if (!p && len) {
-    fail(CKR_ARGUMENTS_BAD);
-  }
-  return {p, p ? len : 0};
-}
-
 } // namespace
 
 Bytes

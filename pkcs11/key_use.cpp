@@ -393,4 +393,23 @@ signature_size(const AttrMap& attrs)
   return (modulus_bits(attrs) + 7) / 8;
 }
 
+Session&
+active(Module& m, CK_SESSION_HANDLE h, Operation::Kind kind)
+{
+  Session& s = m.session(h);
+  if (s.op.kind != kind) {
+    fail(CKR_OPERATION_NOT_INITIALIZED);
+  }
+  return s;
+}
+
+std::span<const uint8_t>
+bytes(CK_BYTE_PTR p, CK_ULONG len)
+{
+  if (!p && len) {
+    fail(CKR_ARGUMENTS_BAD);
+  }
+  return {p, p ? len : 0};
+}
+
 } // namespace ptool::p11

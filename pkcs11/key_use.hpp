@@ -15,6 +15,11 @@ namespace ptool::p11 {
 
 enum class KeyUse { k_sign, k_verify, k_decrypt, k_encrypt };
 
+// The session `h` with an operation of `kind` in progress, else CKR_OPERATION_NOT_INITIALIZED.
+Session& active(Module& m, CK_SESSION_HANDLE h, Operation::Kind kind);
+// The caller's buffer (NULL with a non-zero length: CKR_ARGUMENTS_BAD).
+std::span<const uint8_t> bytes(CK_BYTE_PTR p, CK_ULONG len);
+
 // Validates `mech` for `obj` (mechanism known and usable for `use`, key type and class fit,
 // usage attribute set, listed in CKA_ALLOWED_MECHANISMS) and starts `s.op`.
 void start_operation(Module& m, Session& s, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key,

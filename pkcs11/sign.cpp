@@ -270,25 +270,6 @@ verify_all(Module& m, Session& s, std::span<const uint8_t> data, std::span<const
   });
 }
 
-Session&
-active(Module& m, CK_SESSION_HANDLE h, Operation::Kind kind)
-{
-  Session& s = m.session(h);
-  if (s.op.kind != kind) {
-    fail(CKR_OPERATION_NOT_INITIALIZED);
-  }
-  return s;
-}
-
-std::span<const uint8_t>
-bytes(CK_BYTE_PTR p, CK_ULONG len)
-{
-  if (!p && len) {
-    fail(CKR_ARGUMENTS_BAD);
-  }
-  return {p, p ? len : 0};
-}
-
 } // namespace
 
 CK_RV
