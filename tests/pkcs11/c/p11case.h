@@ -68,14 +68,13 @@ p11_hex(const char* key, const void* data, size_t len)
 }
 
 /* A setup step that must succeed: otherwise the program stops (exit 3) naming it. */
-#define P11_MUST(expr)                                                                         \
-  do {                                                                                         \
-    CK_RV p11_must_rv = (expr);                                                                \
-    if (p11_must_rv != CKR_OK) {                                                               \
-      fprintf(stderr, "%s: %s failed: 0x%lx\n", p11_case_name, #expr,                          \
-              (unsigned long)p11_must_rv);                                                     \
-      exit(3);                                                                                 \
-    }                                                                                          \
+#define P11_MUST(expr)                                                                             \
+  do {                                                                                             \
+    CK_RV p11_must_rv = (expr);                                                                    \
+    if (p11_must_rv != CKR_OK) {                                                                   \
+      fprintf(stderr, "%s: %s failed: 0x%lx\n", p11_case_name, #expr, (unsigned long)p11_must_rv); \
+      exit(3);                                                                                     \
+    }                                                                                              \
   } while (0)
 
 static const char*
@@ -85,8 +84,16 @@ p11_env(const char* name, const char* fallback)
   return v && *v ? v : fallback;
 }
 
-static const char* p11_user_pin(void) { return p11_env("P11_USER_PIN", "userpin1"); }
-static const char* p11_so_pin(void) { return p11_env("P11_SO_PIN", "sopin1"); }
+static const char*
+p11_user_pin(void)
+{
+  return p11_env("P11_USER_PIN", "userpin1");
+}
+static const char*
+p11_so_pin(void)
+{
+  return p11_env("P11_SO_PIN", "sopin1");
+}
 
 /* Loads the module and calls C_Initialize(NULL). */
 static void
@@ -168,8 +175,8 @@ static CK_OBJECT_HANDLE
 p11_find_labelled(CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const char* label)
 {
   CK_ATTRIBUTE t[] = {
-    { CKA_CLASS, &cls, sizeof cls },
-    { CKA_LABEL, (void*)label, (CK_ULONG)strlen(label) },
+    {CKA_CLASS, &cls, sizeof cls},
+    {CKA_LABEL, (void*)label, (CK_ULONG)strlen(label)},
   };
   CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
   return p11_find(h, t, 2, &o, 1) ? o : CK_INVALID_HANDLE;

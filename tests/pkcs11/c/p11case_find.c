@@ -5,7 +5,7 @@
 static void
 count_class(CK_SESSION_HANDLE h, const char* key, CK_OBJECT_CLASS cls)
 {
-  CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls } };
+  CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof cls}};
   CK_OBJECT_HANDLE found[64];
   p11_report(key, "%lu", (unsigned long)p11_find(h, t, 1, found, 64));
 }
@@ -26,11 +26,11 @@ main(int argc, char** argv)
   p11_report("found", "%d", pub != CK_INVALID_HANDLE);
   CK_KEY_TYPE kt = 0;
   CK_BBOOL verify = CK_FALSE;
-  CK_ATTRIBUTE a[] = { { CKA_KEY_TYPE, &kt, sizeof kt }, { CKA_VERIFY, &verify, sizeof verify } };
+  CK_ATTRIBUTE a[] = {{CKA_KEY_TYPE, &kt, sizeof kt}, {CKA_VERIFY, &verify, sizeof verify}};
   p11_rv("get_rv", F->C_GetAttributeValue(h, pub, a, 2));
   p11_report("key_type", "%lu", (unsigned long)kt);
   p11_report("verify", "%d", verify);
-  CK_ATTRIBUTE point = { CKA_EC_POINT, NULL, 0 };
+  CK_ATTRIBUTE point = {CKA_EC_POINT, NULL, 0};
   p11_rv("ec_point_size_rv", F->C_GetAttributeValue(h, pub, &point, 1));
   p11_report("ec_point_len", "%lu", (unsigned long)point.ulValueLen);
 
