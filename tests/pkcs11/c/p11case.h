@@ -67,6 +67,33 @@ p11_hex(const char* key, const void* data, size_t len)
   fflush(stdout);
 }
 
+/* An attribute of `o` as a number (CK_ULONG) or a flag, or "rv 0x…" when it cannot be read. */
+static void
+p11_report_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
+{
+  CK_ULONG v = 0;
+  CK_ATTRIBUTE a = {type, &v, sizeof v};
+  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
+  if (rv != CKR_OK) {
+    p11_report(key, "rv 0x%lx", (unsigned long)rv);
+  } else {
+    p11_report(key, "%lu", (unsigned long)v);
+  }
+}
+
+static void
+p11_report_bool(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
+{
+  CK_BBOOL v = 2;
+  CK_ATTRIBUTE a = {type, &v, sizeof v};
+  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
+  if (rv != CKR_OK) {
+    p11_report(key, "rv 0x%lx", (unsigned long)rv);
+  } else {
+    p11_report(key, "%u", (unsigned)v);
+  }
+}
+
 /* A setup step that must succeed: otherwise the program stops (exit 3) naming it. */
 #define P11_MUST(expr)                                                                             \
   do {                                                                                             \

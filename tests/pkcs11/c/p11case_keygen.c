@@ -15,32 +15,6 @@ static const unsigned char junk[] = {0x30, 0x03, 0x01, 0x01, 0xff};
 static const unsigned char f4[] = {0x01, 0x00, 0x01};
 static const unsigned char three[] = {0x03};
 
-static void
-report_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
-{
-  CK_ULONG v = 0;
-  CK_ATTRIBUTE a = {type, &v, sizeof v};
-  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
-  if (rv != CKR_OK) {
-    p11_report(key, "rv 0x%lx", (unsigned long)rv);
-  } else {
-    p11_report(key, "%lu", (unsigned long)v);
-  }
-}
-
-static void
-report_bool(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
-{
-  CK_BBOOL v = 2;
-  CK_ATTRIBUTE a = {type, &v, sizeof v};
-  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
-  if (rv != CKR_OK) {
-    p11_report(key, "rv 0x%lx", (unsigned long)rv);
-  } else {
-    p11_report(key, "%u", (unsigned)v);
-  }
-}
-
 /* Prints the value in hex (public, deterministic values only) or only its length. */
 static void
 report_bytes(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type,
@@ -113,24 +87,24 @@ ec_case(CK_SESSION_HANDLE s, const char* name, const unsigned char* params, size
   if (p11_rv("rv", gen_ec(s, params, len, name, &pub, &priv)) != CKR_OK) {
     return;
   }
-  report_ulong(s, pub, "pub.class", CKA_CLASS);
-  report_ulong(s, pub, "pub.key_type", CKA_KEY_TYPE);
+  p11_report_ulong(s, pub, "pub.class", CKA_CLASS);
+  p11_report_ulong(s, pub, "pub.key_type", CKA_KEY_TYPE);
   report_bytes(s, pub, "pub.ec_params", CKA_EC_PARAMS, 1);
   report_bytes(s, pub, "pub.ec_point", CKA_EC_POINT, 0);
   report_bytes(s, pub, "pub.label", CKA_LABEL, 1);
   report_bytes(s, pub, "pub.id", CKA_ID, 1);
-  report_bool(s, pub, "pub.verify", CKA_VERIFY);
-  report_bool(s, pub, "pub.private", CKA_PRIVATE);
-  report_ulong(s, priv, "priv.class", CKA_CLASS);
-  report_ulong(s, priv, "priv.key_type", CKA_KEY_TYPE);
+  p11_report_bool(s, pub, "pub.verify", CKA_VERIFY);
+  p11_report_bool(s, pub, "pub.private", CKA_PRIVATE);
+  p11_report_ulong(s, priv, "priv.class", CKA_CLASS);
+  p11_report_ulong(s, priv, "priv.key_type", CKA_KEY_TYPE);
   report_bytes(s, priv, "priv.ec_params", CKA_EC_PARAMS, 1);
-  report_bool(s, priv, "priv.sign", CKA_SIGN);
-  report_bool(s, priv, "priv.sensitive", CKA_SENSITIVE);
-  report_bool(s, priv, "priv.private", CKA_PRIVATE);
-  report_bool(s, priv, "priv.local", CKA_LOCAL);
-  report_bool(s, priv, "priv.extractable", CKA_EXTRACTABLE);
-  report_bool(s, priv, "priv.always_authenticate", CKA_ALWAYS_AUTHENTICATE);
-  report_ulong(s, priv, "priv.keygen_mechanism", CKA_KEY_GEN_MECHANISM);
+  p11_report_bool(s, priv, "priv.sign", CKA_SIGN);
+  p11_report_bool(s, priv, "priv.sensitive", CKA_SENSITIVE);
+  p11_report_bool(s, priv, "priv.private", CKA_PRIVATE);
+  p11_report_bool(s, priv, "priv.local", CKA_LOCAL);
+  p11_report_bool(s, priv, "priv.extractable", CKA_EXTRACTABLE);
+  p11_report_bool(s, priv, "priv.always_authenticate", CKA_ALWAYS_AUTHENTICATE);
+  p11_report_ulong(s, priv, "priv.keygen_mechanism", CKA_KEY_GEN_MECHANISM);
   sign_verify(s, priv, pub, CKM_ECDSA);
   CK_OBJECT_HANDLE found[4];
   CK_ATTRIBUTE by_label = {CKA_LABEL, (void*)name, (CK_ULONG)strlen(name)};
@@ -181,7 +155,7 @@ main(int argc, char** argv)
     CK_ATTRIBUTE vt[] = {{CKA_ALWAYS_AUTHENTICATE, &yes, 1},
                          {CKA_ALLOWED_MECHANISMS, only, sizeof only}};
     if (p11_rv("rv", F->C_GenerateKeyPair(s, &mech, pt, 1, vt, 2, &pub, &priv)) == CKR_OK) {
-      report_bool(s, priv, "always_authenticate", CKA_ALWAYS_AUTHENTICATE);
+      p11_report_bool(s, priv, "always_authenticate", CKA_ALWAYS_AUTHENTICATE);
       CK_MECHANISM_TYPE back[32];
       CK_ATTRIBUTE a = {CKA_ALLOWED_MECHANISMS, back, sizeof back};
       CK_RV rv = F->C_GetAttributeValue(s, priv, &a, 1);
@@ -215,16 +189,16 @@ main(int argc, char** argv)
       {CKA_LABEL, (void*)label, (CK_ULONG)strlen(label)},
     };
     if (p11_rv("rv", F->C_GenerateKeyPair(s, &mech, pt, 6, vt, 6, &pub, &priv)) == CKR_OK) {
-      report_ulong(s, pub, "pub.key_type", CKA_KEY_TYPE);
-      report_ulong(s, pub, "pub.modulus_bits", CKA_MODULUS_BITS);
+      p11_report_ulong(s, pub, "pub.key_type", CKA_KEY_TYPE);
+      p11_report_ulong(s, pub, "pub.modulus_bits", CKA_MODULUS_BITS);
       report_bytes(s, pub, "pub.modulus", CKA_MODULUS, 0);
       report_bytes(s, pub, "pub.exponent", CKA_PUBLIC_EXPONENT, 1);
-      report_bool(s, pub, "pub.encrypt", CKA_ENCRYPT);
-      report_bool(s, pub, "pub.verify", CKA_VERIFY);
-      report_ulong(s, priv, "priv.key_type", CKA_KEY_TYPE);
-      report_ulong(s, priv, "priv.modulus_bits", CKA_MODULUS_BITS);
-      report_bool(s, priv, "priv.sign", CKA_SIGN);
-      report_bool(s, priv, "priv.decrypt", CKA_DECRYPT);
+      p11_report_bool(s, pub, "pub.encrypt", CKA_ENCRYPT);
+      p11_report_bool(s, pub, "pub.verify", CKA_VERIFY);
+      p11_report_ulong(s, priv, "priv.key_type", CKA_KEY_TYPE);
+      p11_report_ulong(s, priv, "priv.modulus_bits", CKA_MODULUS_BITS);
+      p11_report_bool(s, priv, "priv.sign", CKA_SIGN);
+      p11_report_bool(s, priv, "priv.decrypt", CKA_DECRYPT);
       sign_verify(s, priv, pub, CKM_SHA256_RSA_PKCS);
     }
   }
@@ -235,12 +209,12 @@ main(int argc, char** argv)
     CK_MECHANISM mech = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
     CK_ATTRIBUTE pt[] = {{CKA_MODULUS_BITS, &bits, sizeof bits}};
     if (p11_rv("rv", F->C_GenerateKeyPair(s, &mech, pt, 1, NULL, 0, &pub, &priv)) == CKR_OK) {
-      report_ulong(s, pub, "pub.modulus_bits", CKA_MODULUS_BITS);
+      p11_report_ulong(s, pub, "pub.modulus_bits", CKA_MODULUS_BITS);
       report_bytes(s, pub, "pub.label", CKA_LABEL, 0);
       report_bytes(s, pub, "pub.id", CKA_ID, 0);
       report_bytes(s, priv, "priv.id", CKA_ID, 0);
-      report_bool(s, priv, "priv.sign", CKA_SIGN);
-      report_bool(s, priv, "priv.decrypt", CKA_DECRYPT);
+      p11_report_bool(s, priv, "priv.sign", CKA_SIGN);
+      p11_report_bool(s, priv, "priv.decrypt", CKA_DECRYPT);
       sign_verify(s, priv, pub, CKM_SHA256_RSA_PKCS);
     }
   }
@@ -267,7 +241,7 @@ main(int argc, char** argv)
     {
       CK_MECHANISM ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
       if (p11_rv("rv", F->C_GenerateKeyPair(s, &ec, ec_ok, 1, derive, 1, &pub, &priv)) == CKR_OK) {
-        report_bool(s, priv, "derive", CKA_DERIVE);
+        p11_report_bool(s, priv, "derive", CKA_DERIVE);
       }
     }
     bad_pair(s, "bad_session_key", CKM_EC_KEY_PAIR_GEN, ec_ok, 1, session, 1);
@@ -306,15 +280,15 @@ main(int argc, char** argv)
     CK_ATTRIBUTE t20[] = {{CKA_VALUE_LEN, &len20, sizeof len20}};
     p11_case("aes128");
     if (p11_rv("rv", F->C_GenerateKey(s, &mech, t16, 5, &key)) == CKR_OK) {
-      report_ulong(s, key, "class", CKA_CLASS);
-      report_ulong(s, key, "key_type", CKA_KEY_TYPE);
-      report_ulong(s, key, "value_len", CKA_VALUE_LEN);
-      report_bool(s, key, "encrypt", CKA_ENCRYPT);
+      p11_report_ulong(s, key, "class", CKA_CLASS);
+      p11_report_ulong(s, key, "key_type", CKA_KEY_TYPE);
+      p11_report_ulong(s, key, "value_len", CKA_VALUE_LEN);
+      p11_report_bool(s, key, "encrypt", CKA_ENCRYPT);
       report_bytes(s, key, "label", CKA_LABEL, 1);
     }
     p11_case("aes256");
     if (p11_rv("rv", F->C_GenerateKey(s, &mech, t32, 1, &key)) == CKR_OK) {
-      report_ulong(s, key, "value_len", CKA_VALUE_LEN);
+      p11_report_ulong(s, key, "value_len", CKA_VALUE_LEN);
     }
     p11_case("aes_bad_len");
     p11_rv("rv", F->C_GenerateKey(s, &mech, t20, 1, &key));

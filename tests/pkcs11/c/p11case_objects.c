@@ -28,32 +28,6 @@ report_attr_len(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATT
   }
 }
 
-static void
-report_ulong(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
-{
-  CK_ULONG v = 0;
-  CK_ATTRIBUTE a = {type, &v, sizeof v};
-  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
-  if (rv != CKR_OK) {
-    p11_report(key, "rv 0x%lx", (unsigned long)rv);
-  } else {
-    p11_report(key, "%lu", (unsigned long)v);
-  }
-}
-
-static void
-report_bool(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, const char* key, CK_ATTRIBUTE_TYPE type)
-{
-  CK_BBOOL v = 2;
-  CK_ATTRIBUTE a = {type, &v, sizeof v};
-  CK_RV rv = F->C_GetAttributeValue(s, o, &a, 1);
-  if (rv != CKR_OK) {
-    p11_report(key, "rv 0x%lx", (unsigned long)rv);
-  } else {
-    p11_report(key, "%u", (unsigned)v);
-  }
-}
-
 static CK_RV
 create_cert(CK_SESSION_HANDLE s, const char* label, CK_BBOOL token, CK_BBOOL priv,
             CK_OBJECT_HANDLE* out)
@@ -123,10 +97,10 @@ main(int argc, char** argv)
   CK_OBJECT_HANDLE c = 0;
   if (p11_rv("rv", create_cert(s, "cert1", CK_TRUE, CK_FALSE, &c)) == CKR_OK) {
     p11_report("found", "%lu", (unsigned long)count_labelled(s, "cert1"));
-    report_ulong(s, c, "class", CKA_CLASS);
-    report_ulong(s, c, "certificate_type", CKA_CERTIFICATE_TYPE);
-    report_bool(s, c, "private", CKA_PRIVATE);
-    report_bool(s, c, "token", CKA_TOKEN);
+    p11_report_ulong(s, c, "class", CKA_CLASS);
+    p11_report_ulong(s, c, "certificate_type", CKA_CERTIFICATE_TYPE);
+    p11_report_bool(s, c, "private", CKA_PRIVATE);
+    p11_report_bool(s, c, "token", CKA_TOKEN);
     unsigned char back[8192];
     CK_ATTRIBUTE a = {CKA_VALUE, back, sizeof back};
     CK_RV rv = F->C_GetAttributeValue(s, c, &a, 1);
@@ -143,7 +117,7 @@ main(int argc, char** argv)
   CK_OBJECT_HANDLE d = 0;
   if (p11_rv("rv", create_data(s, "data1", CK_TRUE, 1, &d)) == CKR_OK) {
     p11_report("found", "%lu", (unsigned long)count_labelled(s, "data1"));
-    report_bool(s, d, "private", CKA_PRIVATE);
+    p11_report_bool(s, d, "private", CKA_PRIVATE);
     report_attr_len(s, d, "application", CKA_APPLICATION);
     report_attr_len(s, d, "value", CKA_VALUE);
   }
@@ -171,10 +145,10 @@ main(int argc, char** argv)
     };
     if (p11_rv("rv", F->C_CreateObject(s, t, 6, &p)) == CKR_OK) {
       p11_report("found", "%lu", (unsigned long)count_labelled(s, "pub1"));
-      report_ulong(s, p, "modulus_bits", CKA_MODULUS_BITS);
-      report_bool(s, p, "verify", CKA_VERIFY);
-      report_bool(s, p, "private", CKA_PRIVATE);
-      report_bool(s, p, "local", CKA_LOCAL);
+      p11_report_ulong(s, p, "modulus_bits", CKA_MODULUS_BITS);
+      p11_report_bool(s, p, "verify", CKA_VERIFY);
+      p11_report_bool(s, p, "private", CKA_PRIVATE);
+      p11_report_bool(s, p, "local", CKA_LOCAL);
       report_attr_len(s, p, "allowed_mechanisms", CKA_ALLOWED_MECHANISMS);
     }
     p11_case("rsa_public_no_modulus");
