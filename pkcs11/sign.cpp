@@ -3,6 +3,7 @@
 // TPM).
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <openssl/crypto.h>
 
@@ -131,6 +132,27 @@ tpm_hmac(Module& m, Session& s, const Object& obj, std::span<const uint8_t> data
   });
 }
 
+// The size half of C_Sign / C_SignFinal (PKCS#11 2.40 §5.2): a NULL buffer asks for the
+// size (the operation stays), a short one gets CKR_BUFFER_TOO_SMALL, and a
+// CKA_ALWAYS_AUTHENTICATE key needs its context login first. nullopt: go on and sign.
+std::optional<CK_RV>
+answer_size(const Session& s, CK_BYTE_PTR sig, CK_ULONG_PTR sig_len, size_t size, bool& keep)
+{
+  if (!sig) {
+    *sig_len = size;
+    keep = true;
+    return CKR_OK;
+  }
+  if (*sig_len < size) {
+    *sig_len = size;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  if (s.op.needs_context_login && !s.op.context_login_done) {
+    return CKR_USER_NOT_LOGGED_IN;
+  }
+  return std::nullopt;
+}
+
 CK_RV
 hmac_sign(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
           CK_ULONG_PTR sig_len)
@@ -138,17 +160,8 @@ hmac_sign(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
   return finishing(s, [&](bool& keep) -> CK_RV {
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
     size_t size = crypto::digest_size(s.op.mech->md);
-    if (!sig) {
-      *sig_len = size;
-      keep = true;
-      return CKR_OK;
-    }
-    if (*sig_len < size) {
-      *sig_len = size;
-      return CKR_BUFFER_TOO_SMALL;
-    }
-    if (s.op.needs_context_login && !s.op.context_login_done) {
-      return CKR_USER_NOT_LOGGED_IN;
+    if (auto rv = answer_size(s, sig, sig_len, size, keep)) {
+      return *rv;
     }
     Bytes mac = tpm_hmac(m, s, obj, data);
     if (mac.size() != size) {
@@ -187,17 +200,8 @@ sign_all(Module& m, Session& s, std::span<const uint8_t> data, CK_BYTE_PTR sig,
     const Object& obj = m.object(s, static_cast<CK_OBJECT_HANDLE>(s.op.key));
     TpmKeyFacts facts = tpm_key_facts(obj);
     size_t size = facts.signature_size();
-    if (!sig) {
-      *sig_len = size;
-      keep = true;
-      return CKR_OK;
-    }
-    if (*sig_len < size) {
-      *sig_len = size;
-      return CKR_BUFFER_TOO_SMALL;
-    }
-    if (s.op.needs_context_login && !s.op.context_login_done) {
-      return CKR_USER_NOT_LOGGED_IN;
+    if (auto rv = answer_size(s, sig, sig_len, size, keep)) {
+      return *rv;
     }
     Bytes out = m.with_tpm(m.token(s.slot), [&] { return tpm_signature(m, s, obj, facts, data); });
     if (out.size() > *sig_len) { // cannot happen with sizes from the TPM key; never copy
