@@ -132,8 +132,9 @@ init_token(Module& m, CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG so_pin_l
   if (ts.token.config.token_init) {
     // Re-initializing would destroy the token's keys; upstream refuses it the same way.
     log(LogLevel::k_warn, "C_InitToken refused: token " + std::to_string(ts.token.id)
-                            + " is already initialized (remove it with 'tpm2-ptool rmtoken' "
-                              "first, which deletes its keys)");
+                            + " is already initialized and holds its keys; to change its PINs "
+                              "use C_SetPIN / C_InitPIN or 'tpm2-ptool changepin', or pick the "
+                              "uninitialized slot for a new token");
     return CKR_ARGUMENTS_BAD;
   }
   if (m.session_count(slot, false) != 0) {
