@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "core/attest/credential.hpp"
 
+#include <algorithm>
 #include <cstring>
 
-#include <openssl/core_names.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rsa.h>
+#include <openssl/obj_mac.h>
 #include <tss2/tss2_mu.h>
 
 #include "core/attest/public.hpp"
@@ -43,7 +45,7 @@ append(SecureBytes& out, std::string_view s)
 [[noreturn]] void
 openssl_failed(const char* what)
 {
-  throw Error(ExitCode::k_general, std::string("OpenSSL failed in MakeCredential: ") + what);
+  throw Error(ExitCode::k_general, std::string("OpenSSL failed: ") + what);
 }
 
 SecureBytes
@@ -102,84 +104,171 @@ cfb_encrypt(std::span<const uint8_t> key, std::span<const uint8_t> plain)
   return out;
 }
 
-// RSA: a random seed, OAEP-encrypted to the EK with the EK's name algorithm and the label
-// "IDENTITY\0".
-SecureBytes
-rsa_seed(const TPMT_PUBLIC& ek, TPM2B_ENCRYPTED_SECRET& out)
+using BnCtx = CHandle<BN_CTX, BN_CTX_free>;
+using EcGroup = CHandle<EC_GROUP, EC_GROUP_free>;
+using EcPoint = CHandle<EC_POINT, EC_POINT_free>;
+
+Bignum
+bignum(std::span<const uint8_t> be)
 {
-  SecureBytes seed = crypto::random_bytes(digest_size(ek.nameAlg));
-  EvpPkey key = public_key(ek);
-  EvpPkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  static const char k_label[] = "IDENTITY"; // sizeof includes the terminating zero
-  // OpenSSL takes ownership of the label buffer.
-  auto* label = static_cast<unsigned char*>(OPENSSL_memdup(k_label, sizeof(k_label)));
-  size_t len = sizeof(out.secret);
-  if (!ctx || !label || EVP_PKEY_encrypt_init(ctx.get()) != 1
-      || EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1
-      || EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), tpm_md(ek.nameAlg)) != 1
-      || EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), tpm_md(ek.nameAlg)) != 1
-      || EVP_PKEY_CTX_set0_rsa_oaep_label(ctx.get(), label, sizeof(k_label)) != 1) {
-    OPENSSL_free(label);
-    openssl_failed("RSA-OAEP setup");
+  Bignum n(BN_bin2bn(be.data(), static_cast<int>(be.size()), nullptr));
+  if (!n) {
+    openssl_failed("BN_bin2bn");
   }
-  if (EVP_PKEY_encrypt(ctx.get(), out.secret, &len, seed.data(), seed.size()) != 1) {
-    openssl_failed("RSA-OAEP");
-  }
-  out.size = static_cast<UINT16>(len);
-  return seed;
+  return n;
 }
 
-// ECC: a one-time key pair on the EK's curve; Z = x(d_e * Q_EK); the seed is
-// KDFe(nameAlg, Z, "IDENTITY", x(Q_e), x(Q_EK)); the secret is Q_e as a TPMS_ECC_POINT.
-SecureBytes
-ecc_seed(const TPMT_PUBLIC& ek, TPM2B_ENCRYPTED_SECRET& out)
+// MGF1 (RFC 8017 B.2.1) of `seed`, XORed into `out`.
+void
+mgf1_xor(TPM2_ALG_ID hash, std::span<const uint8_t> seed, std::span<uint8_t> out)
 {
-  EvpPkey peer = public_key(ek);
-  char group[64] = {};
-  size_t group_len = 0;
-  if (!EVP_PKEY_get_utf8_string_param(peer.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                      &group_len)) {
-    openssl_failed("EC group");
+  size_t done = 0;
+  for (uint32_t counter = 0; done < out.size(); ++counter) {
+    SecureBytes block(seed.begin(), seed.end());
+    put_u32(block, counter);
+    Bytes mask = tpm_hash(hash, block);
+    for (size_t i = 0; i < mask.size() && done < out.size(); ++i) {
+      out[done++] ^= mask[i];
+    }
   }
-  EvpPkey eph(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", group));
-  if (!eph) {
-    openssl_failed("EC key generation");
+}
+
+// RSA: `secret` OAEP-encrypted (RFC 8017 7.1.1, the key's name algorithm for the label hash
+// and MGF1) with `label` and its terminating zero, then raised to e mod n.
+void
+rsa_encrypt(const TPMT_PUBLIC& key, std::string_view label, std::span<const uint8_t> secret,
+            TPM2B_ENCRYPTED_SECRET& out)
+{
+  const auto& modulus = key.unique.rsa;
+  const size_t k = modulus.size;
+  const size_t h = digest_size(key.nameAlg);
+  if (k < 2 * h + 2 + secret.size() || k > sizeof(out.secret) || modulus.buffer[0] == 0) {
+    throw Error(ExitCode::k_unsupported, "the TPM key's RSA modulus is too short for a salt");
   }
-  EvpPkeyCtx dctx(EVP_PKEY_CTX_new_from_pkey(nullptr, eph.get(), nullptr));
-  size_t zlen = 0;
-  if (!dctx || EVP_PKEY_derive_init(dctx.get()) != 1
-      || EVP_PKEY_derive_set_peer(dctx.get(), peer.get()) != 1
-      || EVP_PKEY_derive(dctx.get(), nullptr, &zlen) != 1) {
-    openssl_failed("ECDH setup");
+  SecureBytes label_z(label.begin(), label.end());
+  label_z.push_back(0);
+  // EM = 0x00 || maskedSeed || maskedDB, DB = lHash || zeros || 0x01 || secret.
+  SecureBytes em(k, 0);
+  std::span<uint8_t> seed(em.data() + 1, h);
+  std::span<uint8_t> db(em.data() + 1 + h, k - h - 1);
+  Bytes lhash = tpm_hash(key.nameAlg, label_z);
+  std::copy(lhash.begin(), lhash.end(), db.begin());
+  db[db.size() - secret.size() - 1] = 0x01;
+  std::copy(secret.begin(), secret.end(), db.end() - static_cast<ptrdiff_t>(secret.size()));
+  SecureBytes random = crypto::random_bytes(h);
+  std::copy(random.begin(), random.end(), seed.begin());
+  mgf1_xor(key.nameAlg, seed, db);
+  mgf1_xor(key.nameAlg, db, seed);
+
+  const uint32_t e = key.parameters.rsaDetail.exponent ? key.parameters.rsaDetail.exponent : 65537;
+  const uint8_t e_be[4] = {static_cast<uint8_t>(e >> 24), static_cast<uint8_t>(e >> 16),
+                           static_cast<uint8_t>(e >> 8), static_cast<uint8_t>(e)};
+  Bignum n = bignum(std::span(modulus.buffer, k));
+  Bignum exp = bignum(e_be);
+  Bignum m(BN_secure_new());
+  Bignum c(BN_new());
+  BnCtx ctx(BN_CTX_new());
+  if (!m || !c || !ctx || !BN_bin2bn(em.data(), static_cast<int>(k), m.get())
+      || BN_cmp(m.get(), n.get()) >= 0
+      || BN_mod_exp(c.get(), m.get(), exp.get(), n.get(), ctx.get()) != 1
+      || BN_bn2binpad(c.get(), out.secret, static_cast<int>(k)) != static_cast<int>(k)) {
+    openssl_failed("RSA-OAEP");
   }
-  SecureBytes z(zlen);
-  if (EVP_PKEY_derive(dctx.get(), z.data(), &zlen) != 1) {
+  out.size = static_cast<UINT16>(k);
+}
+
+// ECC: a one-time scalar d on the key's curve; Z = x(d * Q_key); the secret is
+// KDFe(nameAlg, Z, label, x(d * G), x(Q_key)); the encrypted secret is d * G as a
+// TPMS_ECC_POINT.
+SecureBytes
+ecc_exchange(const TPMT_PUBLIC& key, std::string_view label, TPM2B_ENCRYPTED_SECRET& out)
+{
+  int nid = NID_undef;
+  size_t field = 0;
+  switch (key.parameters.eccDetail.curveID) {
+  case TPM2_ECC_NIST_P256:
+    nid = NID_X9_62_prime256v1;
+    field = 32;
+    break;
+  case TPM2_ECC_NIST_P384:
+    nid = NID_secp384r1;
+    field = 48;
+    break;
+  case TPM2_ECC_NIST_P521:
+    nid = NID_secp521r1;
+    field = 66;
+    break;
+  default:
+    throw Error(ExitCode::k_unsupported, "unsupported ECC curve in a TPM public area");
+  }
+  const auto& qx = key.unique.ecc.x;
+  const auto& qy = key.unique.ecc.y;
+  if (qx.size > field || qy.size > field) {
+    throw Error(ExitCode::k_usage, "ECC point in a TPM public area is too long for its curve");
+  }
+  BnCtx ctx(BN_CTX_new());
+  EcGroup group(EC_GROUP_new_by_curve_name(nid));
+  EcPoint peer(group ? EC_POINT_new(group.get()) : nullptr);
+  EcPoint eph(group ? EC_POINT_new(group.get()) : nullptr);
+  EcPoint shared(group ? EC_POINT_new(group.get()) : nullptr);
+  Bignum x = bignum(std::span(qx.buffer, qx.size));
+  Bignum y = bignum(std::span(qy.buffer, qy.size));
+  Bignum d(BN_secure_new());
+  Bignum ex(BN_new());
+  Bignum ey(BN_new());
+  Bignum zx(BN_secure_new());
+  if (!ctx || !group || !peer || !eph || !shared || !d || !ex || !ey || !zx) {
+    openssl_failed("EC setup");
+  }
+  if (EC_POINT_set_affine_coordinates(group.get(), peer.get(), x.get(), y.get(), ctx.get()) != 1
+      || EC_POINT_is_on_curve(group.get(), peer.get(), ctx.get()) != 1) {
+    throw Error(ExitCode::k_usage, "the ECC point in a TPM public area is not on its curve");
+  }
+  do {
+    if (BN_priv_rand_range_ex(d.get(), EC_GROUP_get0_order(group.get()), 0, ctx.get()) != 1) {
+      openssl_failed("EC scalar");
+    }
+  } while (BN_is_zero(d.get()));
+  if (EC_POINT_mul(group.get(), eph.get(), d.get(), nullptr, nullptr, ctx.get()) != 1
+      || EC_POINT_mul(group.get(), shared.get(), nullptr, peer.get(), d.get(), ctx.get()) != 1
+      || EC_POINT_is_at_infinity(group.get(), shared.get())
+      || EC_POINT_get_affine_coordinates(group.get(), eph.get(), ex.get(), ey.get(), ctx.get()) != 1
+      || EC_POINT_get_affine_coordinates(group.get(), shared.get(), zx.get(), nullptr, ctx.get())
+           != 1) {
     openssl_failed("ECDH");
   }
-  z.resize(zlen);
-  Bytes point(133);
-  size_t plen = 0;
-  if (!EVP_PKEY_get_octet_string_param(eph.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                       point.size(), &plen)
-      || plen < 3 || point[0] != 0x04) {
-    openssl_failed("EC point");
-  }
-  const size_t field = (plen - 1) / 2;
+  SecureBytes z(field);
   TPMS_ECC_POINT q{};
   q.x.size = static_cast<UINT16>(field);
   q.y.size = static_cast<UINT16>(field);
-  std::memcpy(q.x.buffer, point.data() + 1, field);
-  std::memcpy(q.y.buffer, point.data() + 1 + field, field);
+  if (BN_bn2binpad(zx.get(), z.data(), static_cast<int>(field)) != static_cast<int>(field)
+      || BN_bn2binpad(ex.get(), q.x.buffer, static_cast<int>(field)) != static_cast<int>(field)
+      || BN_bn2binpad(ey.get(), q.y.buffer, static_cast<int>(field)) != static_cast<int>(field)) {
+    openssl_failed("EC point");
+  }
   size_t offset = 0;
   tpm::check_rc(Tss2_MU_TPMS_ECC_POINT_Marshal(&q, out.secret, sizeof(out.secret), &offset),
                 "Tss2_MU_TPMS_ECC_POINT_Marshal");
   out.size = static_cast<UINT16>(offset);
-  const auto& ek_x = ek.unique.ecc.x;
-  return kdfe(ek.nameAlg, z, "IDENTITY", std::span(q.x.buffer, q.x.size),
-              std::span(ek_x.buffer, ek_x.size), digest_size(ek.nameAlg) * 8);
+  return kdfe(key.nameAlg, z, label, std::span(q.x.buffer, q.x.size), std::span(qx.buffer, qx.size),
+              digest_size(key.nameAlg) * 8);
 }
 
 } // namespace
+
+SecureBytes
+encrypt_secret(const TPMT_PUBLIC& key, std::string_view label, TPM2B_ENCRYPTED_SECRET& out)
+{
+  if (key.type == TPM2_ALG_RSA) {
+    SecureBytes secret = crypto::random_bytes(digest_size(key.nameAlg));
+    rsa_encrypt(key, label, secret, out);
+    return secret;
+  }
+  if (key.type == TPM2_ALG_ECC) {
+    return ecc_exchange(key, label, out);
+  }
+  throw Error(ExitCode::k_unsupported, "the TPM key is not an RSA or ECC key");
+}
 
 SecureBytes
 kdfa(TPM2_ALG_ID hash, std::span<const uint8_t> key, std::string_view label,
@@ -233,7 +322,7 @@ make_credential(const TPMT_PUBLIC& ek, std::span<const uint8_t> object_name,
     throw Error(ExitCode::k_usage, "credential size does not fit the EK's name algorithm");
   }
   TPM2B_ENCRYPTED_SECRET secret{};
-  SecureBytes seed = ek.type == TPM2_ALG_RSA ? rsa_seed(ek, secret) : ecc_seed(ek, secret);
+  SecureBytes seed = encrypt_secret(ek, "IDENTITY", secret);
 
   const TPMT_SYM_DEF_OBJECT& sym =
     ek.type == TPM2_ALG_RSA ? ek.parameters.rsaDetail.symmetric : ek.parameters.eccDetail.symmetric;

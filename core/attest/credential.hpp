@@ -22,6 +22,15 @@ SecureBytes kdfa(TPM2_ALG_ID hash, std::span<const uint8_t> key, std::string_vie
 SecureBytes kdfe(TPM2_ALG_ID hash, std::span<const uint8_t> z, std::string_view label,
                  std::span<const uint8_t> party_u, std::span<const uint8_t> party_v, size_t bits);
 
+// A random secret of the key's name-algorithm digest size that only the TPM holding `key`'s
+// private part recovers, and in `out` what the TPM takes (Part 1 §11.4.10, Annex B.10.3
+// and C.6.1): RSA-OAEP with `label` (its terminating zero included), or ECDH with a one-time
+// key and KDFe(`label`). Only digests and BIGNUM / EC_POINT arithmetic: never an EVP_PKEY,
+// RSA or EC_KEY, whose implementation a host process may have replaced (OpenSSL's pkcs11
+// engine makes itself the default RSA and EC implementation; docs/reliability.md).
+SecureBytes encrypt_secret(const TPMT_PUBLIC& key, std::string_view label,
+                           TPM2B_ENCRYPTED_SECRET& out);
+
 struct MadeCredential
 {
   Bytes id_object;        // marshalled TPM2B_ID_OBJECT (integrityHMAC || encIdentity)
