@@ -97,6 +97,13 @@ finalize(CK_VOID_PTR reserved)
   return CKR_OK;
 }
 
+// Runs at exit() and when the host unloads us (dlclose): see Module::release_at_exit.
+[[gnu::destructor]] void
+release_at_exit() noexcept
+{
+  Module::instance().release_at_exit();
+}
+
 } // namespace
 
 } // namespace ptool::p11

@@ -52,6 +52,28 @@ Module::finalize()
 }
 
 void
+Module::release_at_exit() noexcept
+{
+  std::unique_lock lock(m_mutex, std::try_to_lock);
+  if (!lock.owns_lock() || !m_initialized || m_pid != ::getpid()) {
+    return;
+  }
+  m_sessions.clear();
+  for (auto& [slot, ts] : m_tokens) {
+    if (ts.tcti && ts.tcti->starts_with("tabrmd")) {
+      for (auto& [id, obj] : ts.loaded) {
+        obj.release();
+      }
+      (void)ts.pc.release();
+      (void)ts.esys.release();
+    }
+  }
+  drop_all();
+  m_initialized = false;
+  log(LogLevel::k_debug, "exit without C_Finalize: TPM objects flushed");
+}
+
+void
 Module::check_initialized()
 {
   if (m_initialized && m_pid != ::getpid()) {

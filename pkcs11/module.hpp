@@ -105,6 +105,12 @@ public:
   // C_Initialize / C_Finalize bodies (mutex held).
   void initialize();
   void finalize();
+  // For a host that exits (or unloads us) while initialized, without C_Finalize, as OpenSSL's
+  // pkcs11 engine does: flushes the loaded keys and HMAC sessions, which a TPM without a
+  // resource manager (swtpm, /dev/tpm0) would otherwise keep until reset. Not for tabrmd
+  // tokens (the resource manager flushes them when the connection goes, and D-Bus may be
+  // gone at exit), not in a forked child, and not while another thread is in a call.
+  void release_at_exit() noexcept;
   // Throws CKR_CRYPTOKI_NOT_INITIALIZED unless initialized in this process. A child after
   // fork() sees the parent's state as gone: it must call C_Initialize itself.
   void check_initialized();
