@@ -4,12 +4,7 @@ PKCS#11 URL, and OpenSSL's s_client checks the certificate and completes the han
 server's CertificateVerify is a C_Sign in the TPM). ECDSA P-256 and P-384, RSA-2048 with
 RSA-PSS (TLS 1.3) and with PKCS#1 v1.5 (TLS 1.2); our module and upstream's.
 
-Not OpenSSL's pkcs11 engine: with Debian 12's libp11 0.4.12 and OpenSSL 3.0, the engine makes
-itself the default for RSA and EC keys in the whole process (`-engine` and libp11's
-load_privkey both do), and tpm2-tss's ESAPI, which builds the TPM primary's public key with
-EVP_PKEY_fromdata to salt its session, then fails ("fromdata_init: operation not supported
-for this keytype"): C_Login fails in both modules, before any key is used (tpm2-tss #3151,
-libp11 #676). See docs/reliability.md."""
+OpenSSL's pkcs11 engine as the TLS server: test_openssl_engine.py."""
 
 import pytest
 
