@@ -144,6 +144,8 @@ size_t
 field_bytes_of(TPMI_ECC_CURVE curve)
 {
   switch (curve) {
+  case TPM2_ECC_NIST_P224:
+    return 28;
   case TPM2_ECC_NIST_P256:
     return 32;
   case TPM2_ECC_NIST_P384:
