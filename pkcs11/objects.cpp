@@ -2,7 +2,11 @@
 // Finding objects and reading their attributes: the store rows as they are, never the TPM.
 #include <cstring>
 #include <optional>
+#include <span>
+#include <string_view>
 
+#include "core/crypto/crypto.hpp"
+#include "core/error.hpp"
 #include "core/keys/attributes.hpp"
 #include "core/keys/pkcs11_ids.hpp"
 #include "pkcs11/api.hpp"
@@ -104,6 +108,53 @@ matches(const ObjectTable& table, const ObjectTable::Rows::value_type& row, CK_A
   return true;
 }
 
+// A private data object's CKA_VALUE, kept only wrapped (CKA_TPM2_ENC_BLOB) in the store:
+// unwrapped with the token's key while the user is logged in, as upstream's module does;
+// nullopt when that does not apply (the stored, empty, CKA_VALUE is answered then).
+// CKR_GENERAL_ERROR in `rv` when the wrapped value does not open with this token's key.
+std::optional<SecureBytes>
+private_data_value(const Object& obj, const TokenState& ts, CK_RV& rv)
+{
+  if (keys::attr_int(obj.attrs, ck::k_class) != ck::k_o_data
+      || !keys::attr_bool(obj.attrs, ck::k_private).value_or(false) || !ts.private_visible()
+      || ts.wrapping_key.empty()) {
+    return std::nullopt;
+  }
+  const Bytes* stored = keys::attr_bytes(obj.attrs, ck::k_value);
+  const Bytes* wrapped = keys::attr_bytes(obj.attrs, ck::k_tpm2_enc_blob);
+  if ((stored && !stored->empty()) || !wrapped || wrapped->empty()) {
+    return std::nullopt;
+  }
+  try {
+    return crypto::unwrap_auth(ts.wrapping_key,
+                               std::string_view(reinterpret_cast<const char*>(wrapped->data()),
+                                                wrapped->size()));
+  } catch (const Error&) {
+    log(LogLevel::k_warn, "object " + std::to_string(obj.id)
+                            + ": CKA_VALUE does not unwrap with this token's key");
+    rv = CKR_GENERAL_ERROR;
+    return std::nullopt;
+  }
+}
+
+// Copies `value` into the caller's attribute (size query, copy, or CKR_BUFFER_TOO_SMALL).
+CK_RV
+answer(CK_ATTRIBUTE& a, std::span<const uint8_t> value)
+{
+  if (!a.pValue) {
+    a.ulValueLen = value.size();
+  } else if (a.ulValueLen >= value.size()) {
+    if (!value.empty()) {
+      std::memcpy(a.pValue, value.data(), value.size());
+    }
+    a.ulValueLen = value.size();
+  } else {
+    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+    return CKR_BUFFER_TOO_SMALL;
+  }
+  return CKR_OK;
+}
+
 } // namespace
 
 CK_RV
@@ -185,6 +236,7 @@ get_attribute_value(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE handle, CK_
   }
   Session& s = m.session(h);
   const Object& obj = m.object(s, handle);
+  const TokenState& ts = m.token(s.slot);
   // Every attribute is answered even when an earlier one fails (PKCS#11 2.40 §5.7.5).
   CK_RV rv = CKR_OK;
   for (CK_ULONG i = 0; i < count; ++i) {
@@ -194,23 +246,21 @@ get_attribute_value(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE handle, CK_
       rv = CKR_ATTRIBUTE_SENSITIVE;
       continue;
     }
+    if (a.type == CKA_VALUE) {
+      if (auto secret = private_data_value(obj, ts, rv)) {
+        CK_RV r = answer(a, *secret);
+        rv = r != CKR_OK ? r : rv;
+        continue;
+      }
+    }
     auto value = encode(obj.attrs, a.type);
     if (!value) {
       a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
       rv = CKR_ATTRIBUTE_TYPE_INVALID;
       continue;
     }
-    if (!a.pValue) {
-      a.ulValueLen = value->size();
-    } else if (a.ulValueLen >= value->size()) {
-      if (!value->empty()) {
-        std::memcpy(a.pValue, value->data(), value->size());
-      }
-      a.ulValueLen = value->size();
-    } else {
-      a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-      rv = CKR_BUFFER_TOO_SMALL;
-    }
+    CK_RV r = answer(a, *value);
+    rv = r != CKR_OK ? r : rv;
   }
   return rv;
 }

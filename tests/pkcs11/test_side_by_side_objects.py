@@ -9,9 +9,6 @@ from p11_common import provision, side_by_side
 from ptool_fixtures import requires_tool, run, run_ptool
 
 KNOWN = {
-    # Upstream keeps a private data object's CKA_VALUE wrapped in the store and unwraps it
-    # when read; ours stores it the same way, reading it back is objects.cpp's (not yet).
-    "data.value": "our C_GetAttributeValue does not unwrap CKA_TPM2_ENC_BLOB yet",
     # Upstream stores a CKA_TOKEN=false object as a token object (it has no session
     # objects), leaving it in the store for good; ours refuses it.
     "cert_session_object.rv": "upstream makes session objects permanent",
@@ -58,6 +55,9 @@ def test_objects_agree_with_upstream(token, tmp_path):
     assert theirs["cert_session_object.rv"] == "0x0"
     assert ours["data.rv"] == "0x0"
     assert ours["data.found"] == "1"
+    # Kept wrapped in the store (CKA_TPM2_ENC_BLOB), unwrapped when read while logged in.
+    assert ours["data.value"] == "len 10"
+    assert ours["data.value_read"] == "same"
     assert ours["data_public.rv"] == "0x13"
     assert ours["data_no_value.rv"] == "0xd0"
     assert ours["rsa_public.modulus_bits"] == "1024"

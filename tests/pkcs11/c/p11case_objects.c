@@ -120,6 +120,14 @@ main(int argc, char** argv)
     p11_report_bool(s, d, "private", CKA_PRIVATE);
     report_attr_len(s, d, "application", CKA_APPLICATION);
     report_attr_len(s, d, "value", CKA_VALUE);
+    unsigned char buf[32];
+    CK_ATTRIBUTE a = {CKA_VALUE, buf, sizeof buf};
+    CK_RV rv = F->C_GetAttributeValue(s, d, &a, 1);
+    if (rv == CKR_OK && a.ulValueLen == 10 && !memcmp(buf, "hello data", 10)) {
+      p11_report("value_read", "same");
+    } else {
+      p11_report("value_read", "rv 0x%lx len %lu", (unsigned long)rv, (unsigned long)a.ulValueLen);
+    }
   }
   p11_case("data_public");
   p11_rv("rv", create_data(s, "datap", CK_FALSE, 1, &o));
