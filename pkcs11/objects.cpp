@@ -126,12 +126,12 @@ private_data_value(const Object& obj, const TokenState& ts, CK_RV& rv)
     return std::nullopt;
   }
   try {
-    return crypto::unwrap_auth(ts.wrapping_key,
-                               std::string_view(reinterpret_cast<const char*>(wrapped->data()),
-                                                wrapped->size()));
+    return crypto::unwrap_auth(
+      ts.wrapping_key,
+      std::string_view(reinterpret_cast<const char*>(wrapped->data()), wrapped->size()));
   } catch (const Error&) {
-    log(LogLevel::k_warn, "object " + std::to_string(obj.id)
-                            + ": CKA_VALUE does not unwrap with this token's key");
+    log(LogLevel::k_warn,
+        "object " + std::to_string(obj.id) + ": CKA_VALUE does not unwrap with this token's key");
     rv = CKR_GENERAL_ERROR;
     return std::nullopt;
   }
