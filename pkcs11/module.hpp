@@ -98,6 +98,9 @@ public:
   // Sessions one token may have open at a time (read-only and read-write together), as
   // upstream's MAX_NUM_OF_SESSIONS; the next C_OpenSession answers CKR_SESSION_COUNT.
   static constexpr size_t k_max_sessions = 1024;
+  // ulMaxPinLen: a new PIN (C_InitToken, C_InitPIN, C_SetPIN) longer than this is
+  // CKR_PIN_LEN_RANGE. C_Login takes any length (a PIN set by tpm2-ptool may be longer).
+  static constexpr size_t k_max_pin_len = 128;
 
   static Module& instance();
   std::mutex& mutex() { return m_mutex; }

@@ -107,7 +107,7 @@ get_token_info(Module& m, CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
   info->ulSessionCount = m.session_count(slot, false);
   info->ulMaxRwSessionCount = Module::k_max_sessions;
   info->ulRwSessionCount = m.session_count(slot, true);
-  info->ulMaxPinLen = 128;
+  info->ulMaxPinLen = Module::k_max_pin_len;
   info->ulMinPinLen = 0;
   info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
   info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;

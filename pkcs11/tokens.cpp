@@ -144,6 +144,9 @@ init_token(Module& m, CK_SLOT_ID slot, CK_UTF8CHAR_PTR so_pin, CK_ULONG so_pin_l
   if (!label) {
     return CKR_ARGUMENTS_BAD;
   }
+  if (so_pin_len > Module::k_max_pin_len) {
+    return CKR_PIN_LEN_RANGE;
+  }
   SecureBytes sopin = secret(so_pin, so_pin_len);
 
   // A store that does not exist yet is created only once the TPM work succeeded, so a
@@ -234,6 +237,9 @@ init_pin(Module& m, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len)
   if (ts.login != TokenState::Login::k_so) {
     return CKR_USER_NOT_LOGGED_IN;
   }
+  if (pin_len > Module::k_max_pin_len) {
+    return CKR_PIN_LEN_RANGE;
+  }
   SecureBytes userpin = secret(pin, pin_len);
   store::Store st = writable_store();
   std::optional<SealObject> seal = st.seal_object(ts.token.id);
@@ -269,6 +275,9 @@ set_pin(Module& m, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old_pin, CK_ULONG old_le
   }
   if (!ts.token.config.token_init) {
     return CKR_USER_PIN_NOT_INITIALIZED;
+  }
+  if (new_len > Module::k_max_pin_len) {
+    return CKR_PIN_LEN_RANGE;
   }
   const bool so = ts.login == TokenState::Login::k_so;
   SecureBytes oldpin = secret(old_pin, old_len);

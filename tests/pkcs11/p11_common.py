@@ -87,5 +87,7 @@ def side_by_side(name, token, tmp_path, known=None, env_extra=None, extra_args=(
         return {k: v for k, v in d.items()
                 if k not in known and not any(p.endswith(".") and k.startswith(p) for p in known)}
 
-    assert compared(ours) == compared(theirs)
+    a, b = compared(ours), compared(theirs)
+    assert a == b, {k: {"ours": a.get(k), "upstream": b.get(k)}
+                    for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
     return ours, theirs

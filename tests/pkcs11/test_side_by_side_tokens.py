@@ -27,6 +27,11 @@ KNOWN = {
     # PKCS#11: C_InitToken with a session open on the token is CKR_SESSION_EXISTS; upstream
     # initializes the token anyway.
     "init_with_session.init_token": "upstream: CKR_OK with a session open",
+    # A new PIN one byte over the ulMaxPinLen both report (128): ours says CKR_PIN_LEN_RANGE and changes
+    # nothing; upstream takes it.
+    "init_pin.init_pin_too_long": "upstream: takes a PIN over ulMaxPinLen",
+    "set_pin.too_long_new": "upstream: takes a PIN over ulMaxPinLen",
+    "so_pin_too_long.": "upstream: takes a PIN over ulMaxPinLen (and makes the token)",
 }
 
 
@@ -50,6 +55,10 @@ def test_token_management_agrees_with_upstream(token, tmp_path, swtpm_module):
     assert ours["spare_session.init_pin_read_only"] == "0x101"  # CKR_USER_NOT_LOGGED_IN
     assert ours["init_errors.initialized_token"] == "0x7"  # refused: it would lose keys
     assert ours["init.init_token"] == "0x0"
+    assert ours["init_pin.init_pin_too_long"] == "0xa2"  # CKR_PIN_LEN_RANGE
+    assert ours["set_pin.too_long_new"] == "0xa2"
+    assert ours["so_pin_too_long.init_token"] == "0xa2"
+    assert ours["so_pin_too_long.slots"] == "3 present 3"  # no token made
     assert ours["init.made_in_spare_slot"] == "1" and ours["init.new_spare_after_made"] == "1"
     assert ours["init.flags"] == "0x405"  # initialized, no user PIN yet
     assert theirs["init.flags"] == "0x40d"

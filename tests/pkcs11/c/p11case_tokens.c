@@ -142,6 +142,11 @@ main(int argc, char** argv)
   p11_rv("user_login", p11_login(ro, CKU_USER, "x"));
   P11_MUST(F->C_CloseSession(ro));
 
+  // One byte over ulMaxPinLen.
+  char long_pin[130];
+  memset(long_pin, 'p', 129);
+  long_pin[129] = '\0';
+
   p11_case("init_errors");
   p11_rv("initialized_token", init_token(tok, p11_so_pin(), "again"));
   CK_UTF8CHAR blank[32];
@@ -168,6 +173,7 @@ main(int argc, char** argv)
   P11_MUST(F->C_CloseSession(ro));
   p11_rv("so_login", p11_login(h, CKU_SO, "sopin2"));
   object_count("objects_so", h);
+  p11_rv("init_pin_too_long", init_pin(h, long_pin));
   p11_rv("init_pin", init_pin(h, "userpin2"));
   token_flags("flags_after", made);
   p11_rv("logout", F->C_Logout(h));
@@ -187,6 +193,7 @@ main(int argc, char** argv)
   p11_rv("wrong_old", set_pin(h, "not-the-pin", "userpin5"));
   p11_rv("login_after_wrong_old", p11_login(h, CKU_USER, "userpin4"));
   P11_MUST(F->C_Logout(h));
+  p11_rv("too_long_new", set_pin(h, "userpin4", long_pin));
   P11_MUST(F->C_OpenSession(made, CKF_SERIAL_SESSION, NULL, NULL, &ro));
   p11_rv("read_only_session", set_pin(ro, "userpin4", "userpin5"));
   P11_MUST(F->C_CloseSession(ro));
@@ -220,6 +227,10 @@ main(int argc, char** argv)
   spare = list_slots();
   P11_MUST(F->C_OpenSession(spare, CKF_SERIAL_SESSION, NULL, NULL, &ro));
   p11_rv("init_token", init_token(spare, "sopin2", "third"));
+  P11_MUST(F->C_CloseSession(ro));
+  p11_case("so_pin_too_long");
+  spare = list_slots();
+  p11_rv("init_token", init_token(spare, long_pin, "fourth"));
 
   p11_done();
   return 0;
