@@ -197,7 +197,8 @@ Module::refresh_tokens()
     }
     seen[slot] = true;
   }
-  if (can_init && !have_uninit && rows.size() < k_max_tokens) {
+  // Also next to addemptytoken's row: upstream offers both.
+  if (can_init && rows.size() < k_max_tokens) {
     auto slot = static_cast<CK_SLOT_ID>(max_id + 1);
     auto old = m_tokens.find(slot);
     bool busy = old != m_tokens.end() && !old->second.spare && session_count(slot, false) != 0;
