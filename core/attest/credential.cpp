@@ -16,18 +16,13 @@
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/tpm/esys.hpp"
+#include "core/wire.hpp"
 
 namespace ptool::attest {
 
 namespace {
 
-void
-put_u32(SecureBytes& out, uint32_t v)
-{
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<uint8_t>(v >> shift));
-  }
-}
+using wire::put_u32;
 
 template<typename B>
 void

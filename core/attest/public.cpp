@@ -7,46 +7,15 @@
 #include "core/error.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/tpm/esys.hpp"
+#include "core/wire.hpp"
 
 namespace ptool::attest {
 
 namespace {
 
-void
-put_u32(Bytes& out, uint32_t v)
-{
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<uint8_t>(v >> shift));
-  }
-}
-
-void
-put_string(Bytes& out, std::span<const uint8_t> s)
-{
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-void
-put_string(Bytes& out, std::string_view s)
-{
-  put_string(out, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
-
-void
-put_mpint(Bytes& out, std::span<const uint8_t> value)
-{
-  size_t start = 0;
-  while (start < value.size() && value[start] == 0) {
-    ++start;
-  }
-  Bytes v;
-  if (start < value.size() && (value[start] & 0x80)) {
-    v.push_back(0);
-  }
-  v.insert(v.end(), value.begin() + static_cast<long>(start), value.end());
-  put_string(out, v);
-}
+using wire::put_mpint;
+using wire::put_string;
+using wire::put_u32;
 
 struct CurveInfo
 {

@@ -8,49 +8,18 @@
 #include "core/keys/attributes.hpp"
 #include "core/keys/openssl_key.hpp"
 #include "core/keys/pkcs11_ids.hpp"
+#include "core/wire.hpp"
 
 namespace ptool::keys {
 
 namespace {
 
-void
-put_u32(Bytes& out, uint32_t v)
-{
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<uint8_t>(v >> shift));
-  }
-}
-
-void
-put_string(Bytes& out, std::span<const uint8_t> s)
-{
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out.insert(out.end(), s.begin(), s.end());
-}
-
-void
-put_string(Bytes& out, std::string_view s)
-{
-  put_string(out, std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
-}
+using wire::put_mpint;
+using wire::put_string;
+using wire::put_u32;
 
 // RFC 4251 mpint from unsigned big-endian bytes: no leading zeros, a 0x00 pad when the top
 // bit is set.
-void
-put_mpint(Bytes& out, const Bytes& value)
-{
-  size_t start = 0;
-  while (start < value.size() && value[start] == 0) {
-    ++start;
-  }
-  Bytes v;
-  if (start < value.size() && (value[start] & 0x80)) {
-    v.push_back(0);
-  }
-  v.insert(v.end(), value.begin() + static_cast<long>(start), value.end());
-  put_string(out, v);
-}
-
 } // namespace
 
 std::string

@@ -12,10 +12,14 @@
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
 #include "core/tpm/esys.hpp"
+#include "core/wire.hpp"
 
 namespace ptool::tpm {
 
 namespace {
+
+using wire::put_u16;
+using wire::put_u32;
 
 constexpr uint32_t k_session_resource = 3; // IESYSC_SESSION_RSRC
 constexpr size_t k_nonce_size = 32;        // SHA-256
@@ -48,21 +52,6 @@ marshal(SecureBytes& out, const T& value, F fn)
   check_rc(fn(&value, buffer, sizeof(buffer), &len), "Tss2_MU marshal");
   out.insert(out.end(), buffer, buffer + len);
   OPENSSL_cleanse(buffer, sizeof(buffer));
-}
-
-void
-put_u32(SecureBytes& out, uint32_t v)
-{
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<uint8_t>(v >> shift));
-  }
-}
-
-void
-put_u16(SecureBytes& out, uint16_t v)
-{
-  out.push_back(static_cast<uint8_t>(v >> 8));
-  out.push_back(static_cast<uint8_t>(v));
 }
 
 } // namespace
