@@ -333,7 +333,7 @@ Module::lookup(Session& s, CK_OBJECT_HANDLE handle, CK_RV unknown, CK_RV hidden)
 {
   TokenState& ts = token(s.slot);
   auto id = static_cast<int64_t>(handle);
-  if (!ts.objects.rows().count(id)) {
+  if (!ts.objects.row(id)) {
     // A handle from an earlier module instance or another session: read the store again.
     refresh_objects(ts);
   }

@@ -58,20 +58,30 @@ parse_row(int64_t id, std::string_view text)
 }
 
 // The index of a row, when the fast scanner reads it and the full parse cannot fail on it.
-std::optional<AttrMap>
-index_row(std::string_view text)
+static_assert(std::size(k_indexed) == ObjectTable::k_indexed_count);
+static_assert(std::is_sorted(std::begin(k_indexed), std::end(k_indexed))); // scans fastest
+
+std::optional<size_t>
+index_of(uint64_t type)
 {
-  std::optional<AttrMap> index = store::scan_attrs_only(text, k_indexed);
-  if (!index) {
+  const auto* it = std::find(std::begin(k_indexed), std::end(k_indexed), type);
+  if (it == std::end(k_indexed)) {
     return std::nullopt;
+  }
+  return static_cast<size_t>(it - std::begin(k_indexed));
+}
+
+// The index of a row, when the fast scanner reads it and the full parse cannot fail on it.
+bool
+index_row(std::string_view text, ObjectTable::Row& row)
+{
+  if (!store::scan_attr_spans(text, k_indexed, row.index)) {
+    return false;
   }
   // parse_attrs turns a hex CKA_ALLOWED_MECHANISMS (upstream's library writes one) into a
   // list and refuses one that is not whole CK_ULONGs: leave both to it.
-  auto mech = index->find(ck::k_allowed_mechanisms);
-  if (mech != index->end() && mech->second.kind == AttrValue::Kind::k_bytes) {
-    return std::nullopt;
-  }
-  return index;
+  const store::ValueSpan& mech = row.index[*index_of(ck::k_allowed_mechanisms)];
+  return !mech.found || mech.kind() != AttrValue::Kind::k_bytes;
 }
 
 } // namespace
@@ -85,7 +95,7 @@ ObjectTable::indexed()
 bool
 ObjectTable::is_indexed(uint64_t type)
 {
-  return std::find(std::begin(k_indexed), std::end(k_indexed), type) != std::end(k_indexed);
+  return index_of(type).has_value();
 }
 
 uint64_t
@@ -99,36 +109,58 @@ ObjectTable::read(const store::Store& st, int64_t tokid, ObjectTable& previous)
 {
   ObjectTable table;
   table.m_tokid = tokid;
-  std::vector<int64_t> reuse;
-  bool same_token = previous.m_tokid == tokid;
+  // (position in table, position in previous) of the rows unchanged since `previous`.
+  std::vector<std::pair<size_t, size_t>> reuse;
+  // Room for as many rows as last time; growing four-fold beyond that (a token may hold tens
+  // of thousands of rows, and each growth moves them all).
+  table.m_rows.reserve(previous.m_tokid == tokid ? previous.m_rows.size() : 0);
+  const Rows& old = previous.m_rows;
+  size_t next_old = previous.m_tokid == tokid ? 0 : old.size();
   st.object_rows(tokid, [&](int64_t id, std::string_view text) {
-    if (same_token) {
-      auto old = previous.m_rows.find(id);
-      if (old != previous.m_rows.end() && old->second.text == text) {
-        reuse.push_back(id);
-        return;
-      }
+    if (table.m_rows.size() == table.m_rows.capacity()) {
+      table.m_rows.reserve(std::max<size_t>(64, 4 * table.m_rows.size()));
+    }
+    // Both in id order: walk `previous` alongside.
+    while (next_old < old.size() && old[next_old].first < id) {
+      ++next_old;
+    }
+    if (next_old < old.size() && old[next_old].first == id && old[next_old].second.text == text) {
+      reuse.emplace_back(table.m_rows.size(), next_old);
+      table.m_rows.emplace_back(id, Row{}); // filled below
+      return;
     }
     Row row;
-    std::optional<AttrMap> index = index_row(text);
-    if (index) {
-      row.index = std::move(*index);
-    } else {
+    if (!index_row(text, row)) {
       // Only the full YAML parser reads this row: parse it now, and skip it when it fails.
       std::optional<AttrMap> attrs = parse_row(id, text);
       if (!attrs) {
         return;
       }
-      row.full.emplace(id, Object{id, tokid, std::move(*attrs)});
+      row.full = std::make_unique<std::pair<const int64_t, Object>>(
+        id, Object{id, tokid, std::move(*attrs)});
     }
     row.text = std::string(text);
-    table.m_rows.emplace_hint(table.m_rows.end(), id, std::move(row));
+    table.m_rows.emplace_back(id, std::move(row));
   });
   // The store was read: only now take the unchanged rows over from `previous`.
-  for (int64_t id : reuse) {
-    table.m_rows.insert(previous.m_rows.extract(id));
+  for (auto [to, from] : reuse) {
+    table.m_rows[to].second = std::move(previous.m_rows[from].second);
   }
   return table;
+}
+
+ObjectTable::Rows::const_iterator
+ObjectTable::lower_bound(int64_t id) const
+{
+  return std::lower_bound(m_rows.begin(), m_rows.end(), id,
+                          [](const Rows::value_type& r, int64_t v) { return r.first < v; });
+}
+
+const ObjectTable::Rows::value_type*
+ObjectTable::row(int64_t id) const
+{
+  auto it = lower_bound(id);
+  return it != m_rows.end() && it->first == id ? &*it : nullptr;
 }
 
 const Object*
@@ -146,34 +178,43 @@ ObjectTable::get(const Rows::value_type& entry) const
     row.bad = true;
     return nullptr;
   }
-  row.full.emplace(entry.first, Object{entry.first, m_tokid, std::move(*attrs)});
+  row.full = std::make_unique<std::pair<const int64_t, Object>>(
+    entry.first, Object{entry.first, m_tokid, std::move(*attrs)});
   return &row.full->second;
 }
 
 const Object*
 ObjectTable::get(int64_t id) const
 {
-  auto it = m_rows.find(id);
-  return it == m_rows.end() ? nullptr : get(*it);
+  const Rows::value_type* r = row(id);
+  return r ? get(*r) : nullptr;
 }
 
-const AttrValue*
+std::optional<AttrValue>
 ObjectTable::value(const Rows::value_type& entry, uint64_t type) const
 {
   const Row& row = entry.second;
   const AttrMap* attrs = nullptr;
+  std::optional<size_t> i = index_of(type);
   if (row.full) {
     attrs = &row.full->second.attrs;
-  } else if (is_indexed(type)) {
-    attrs = &row.index;
+  } else if (i) {
+    const store::ValueSpan& span = row.index[*i];
+    if (!span.found) {
+      return std::nullopt;
+    }
+    return store::decode_span(row.text, span);
   } else if (const Object* obj = get(entry)) {
     attrs = &obj->attrs;
   }
   if (!attrs) {
-    return nullptr;
+    return std::nullopt;
   }
   auto it = attrs->find(type);
-  return it == attrs->end() ? nullptr : &it->second;
+  if (it == attrs->end()) {
+    return std::nullopt;
+  }
+  return it->second;
 }
 
 const Object&

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <iterator>
-#include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/model.hpp"
+#include "store/attr_scan.hpp"
 
 namespace ptool::store {
 class Store;
@@ -19,10 +22,11 @@ namespace ptool::p11 {
 
 // The objects of one token as the store held them at the last read (TokenState::objects).
 // Reading a token with thousands of keys must stay cheap (C_FindObjectsInit re-reads it
-// each time), so a row is not parsed in full at load: its text is kept and only the
-// attributes find templates commonly hold (indexed()) are decoded, by the fast scanner
-// that also checks the whole row exactly as the full parse would (scan_attrs_only), so a
-// row that indexes parses too. Rows in other layouts, which only the full YAML parser
+// each time), so a row is not parsed in full at load: its text is kept, and the fast
+// scanner, which checks the whole row exactly as the full parse would (scan_attr_spans, so
+// a row that indexes parses too), notes where the attributes find templates commonly hold
+// (indexed()) lie in it; value() decodes one from there. No allocation per row beyond its
+// text. Rows in other layouts, which only the full YAML parser
 // reads, are parsed at load; rows that do not parse are skipped there with a warning, as
 // before. The full attribute map of a row is made on first use (object(), get, iteration)
 // and kept until the row changes in the store.
@@ -33,14 +37,20 @@ namespace ptool::p11 {
 class ObjectTable
 {
 public:
+  static constexpr size_t k_indexed_count = 13;
   struct Row
   {
-    std::string text;                                             // tobjects.attrs as stored
-    AttrMap index;                                                // the indexed attributes
-    mutable std::optional<std::pair<const int64_t, Object>> full; // once parsed
+    std::string text; // tobjects.attrs as stored
+    // Where in `text` the indexed attributes lie (index[i] for indexed()[i]).
+    std::array<store::ValueSpan, k_indexed_count> index;
+    // Once parsed; on the heap so that the Object stays put when the row moves (a row
+    // unchanged in the store is moved to the next read's table).
+    mutable std::unique_ptr<std::pair<const int64_t, Object>> full;
     mutable bool bad = false; // the full parse failed (logged once): the row is skipped
   };
-  using Rows = std::map<int64_t, Row>;
+  // Sorted by id, contiguous: a token may hold tens of thousands of rows, and C_FindObjects
+  // walks them all.
+  using Rows = std::vector<std::pair<int64_t, Row>>;
 
   // The attributes decoded at load: CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL,
   // CKA_KEY_TYPE, CKA_ID, the usage flags (CKA_SIGN, CKA_VERIFY, CKA_ENCRYPT, CKA_DECRYPT,
@@ -54,12 +64,15 @@ public:
   static ObjectTable read(const store::Store& st, int64_t tokid, ObjectTable& previous);
 
   const Rows& rows() const { return m_rows; }
+  // The row with id `id`, or nullptr.
+  const Rows::value_type* row(int64_t id) const;
   // Row `id` parsed in full, or nullptr when there is no such row or it does not parse.
   const Object* get(int64_t id) const;
   const Object* get(const Rows::value_type& row) const;
-  // Attribute `type` of `row`: from the index for an indexed attribute (no parse), else
-  // from the full parse. nullptr when the row lacks it (or does not parse: check usable()).
-  const AttrValue* value(const Rows::value_type& row, uint64_t type) const;
+  // Attribute `type` of `row`: decoded from the text for an indexed attribute (no parse),
+  // else from the full parse. nullopt when the row lacks it (or does not parse: check
+  // usable()).
+  std::optional<AttrValue> value(const Rows::value_type& row, uint64_t type) const;
   // False once the row's full parse failed.
   static bool usable(const Rows::value_type& row) { return !row.second.bad; }
   // Full parses done by this process (the debug log reports them; a test counts them).
@@ -114,8 +127,8 @@ public:
   const_iterator end() const { return {this, m_rows.end()}; }
   const_iterator find(int64_t id) const
   {
-    auto it = m_rows.find(id);
-    return it != m_rows.end() && get(*it) ? const_iterator(this, it) : end();
+    auto it = lower_bound(id);
+    return it != m_rows.end() && it->first == id && get(*it) ? const_iterator(this, it) : end();
   }
   size_t count(int64_t id) const { return find(id) == end() ? 0 : 1; }
   bool contains(int64_t id) const { return count(id) != 0; }
@@ -126,6 +139,8 @@ public:
   void clear() { m_rows.clear(); }
 
 private:
+  Rows::const_iterator lower_bound(int64_t id) const;
+
   Rows m_rows;
   int64_t m_tokid = 0;
 };

@@ -95,7 +95,8 @@ matches(const ObjectTable& table, const ObjectTable::Rows::value_type& row, CK_A
     if (is_vendor_internal(tmpl[i].type)) {
       return false;
     }
-    auto value = encode(table.value(row, tmpl[i].type));
+    std::optional<AttrValue> attr = table.value(row, tmpl[i].type);
+    auto value = encode(attr ? &*attr : nullptr);
     if (!ObjectTable::usable(row)) {
       return false;
     }
@@ -195,16 +196,15 @@ find_objects(Module& m, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG 
     return CKR_OPERATION_NOT_INITIALIZED;
   }
   TokenState& ts = m.token(s.slot);
-  const ObjectTable::Rows& rows = ts.objects.rows();
   CK_ULONG n = 0;
   while (n < max && s.found_pos < s.found.size()) {
     CK_OBJECT_HANDLE handle = s.found[s.found_pos++];
-    auto row = rows.find(static_cast<int64_t>(handle));
-    if (row == rows.end() || !ObjectTable::usable(*row)) {
+    const ObjectTable::Rows::value_type* row = ts.objects.row(static_cast<int64_t>(handle));
+    if (!row || !ObjectTable::usable(*row)) {
       continue; // gone from the store (or found unreadable) since C_FindObjectsInit
     }
     // CKA_PRIVATE objects only while the user is logged in now (upstream decides here too).
-    const AttrValue* priv = ts.objects.value(*row, ck::k_private);
+    std::optional<AttrValue> priv = ts.objects.value(*row, ck::k_private);
     bool is_private = !priv || priv->kind != AttrValue::Kind::k_bool || priv->flag;
     if (is_private && !ts.private_visible()) {
       continue;

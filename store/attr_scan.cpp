@@ -2,7 +2,8 @@
 #include "store/attr_scan.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <span>
 
@@ -12,12 +13,22 @@ namespace ptool::store {
 
 namespace {
 
+constexpr auto k_hex = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<size_t>(c)] =
+      (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  }
+  return t;
+}();
+
 class Scanner
 {
 public:
   explicit Scanner(std::string_view s) : m_s(s) {}
 
   bool at_end() const { return m_pos == m_s.size(); }
+  size_t pos() const { return m_pos; }
   char peek() const { return at_end() ? '\0' : m_s[m_pos]; }
   size_t column() const { return m_pos - m_line_start; }
 
@@ -57,39 +68,60 @@ public:
     return true;
   }
 
-  // `!!tag "text"` with no escapes in text (a backslash means the full parser's job).
-  bool tagged(std::string_view& tag, std::string_view& text)
+  // The digits of a `"N"` after its opening quote, and the closing quote: decimal only
+  // (other bases, which upstream's strtoul also reads, go to the full parser), no leading
+  // zero, no overflow.
+  bool decimal(uint64_t& out)
   {
-    if (!eat("!!")) {
-      return false;
-    }
     size_t start = m_pos;
-    while (!at_end() && m_s[m_pos] >= 'a' && m_s[m_pos] <= 'z') {
+    uint64_t v = 0;
+    while (!at_end() && m_s[m_pos] >= '0' && m_s[m_pos] <= '9') {
+      auto d = static_cast<uint64_t>(m_s[m_pos] - '0');
+      if (v > (UINT64_MAX - d) / 10) {
+        return false;
+      }
+      v = v * 10 + d;
       ++m_pos;
     }
-    tag = m_s.substr(start, m_pos - start);
-    if (tag == "seq") {
-      return true; // the caller reads the list
-    }
-    if (!eat(" \"")) {
+    size_t len = m_pos - start;
+    if (len == 0 || (len > 1 && m_s[start] == '0') || !eat("\"")) {
       return false;
     }
-    start = m_pos;
-    // memchr for the closing quote, then for what may not come before it (find_first_of
-    // with a set tests every character against the set: it dominated large stores).
-    const char* base = m_s.data() + start;
-    const auto* quote = static_cast<const char*>(std::memchr(base, '"', m_s.size() - start));
-    if (!quote) {
-      return false;
-    }
-    auto len = static_cast<size_t>(quote - base);
-    if (std::memchr(base, '\\', len) || std::memchr(base, '\n', len)) {
-      return false;
-    }
-    size_t end = start + len;
-    text = m_s.substr(start, end - start);
-    m_pos = end + 1;
+    out = v;
     return true;
+  }
+
+  // Even-length hex in either case (as from_hex reads it) up to the closing quote, which is
+  // consumed; `text` is the hex. Eight characters a step: the blobs make up most of a row.
+  bool hex(std::string_view& text)
+  {
+    const auto* p = reinterpret_cast<const unsigned char*>(m_s.data()) + m_pos;
+    const auto* end = reinterpret_cast<const unsigned char*>(m_s.data()) + m_s.size();
+    const auto* start = p;
+    while (end - p >= 8
+           && (k_hex[p[0]] & k_hex[p[1]] & k_hex[p[2]] & k_hex[p[3]] & k_hex[p[4]] & k_hex[p[5]]
+               & k_hex[p[6]] & k_hex[p[7]])) {
+      p += 8;
+    }
+    while (p != end && k_hex[*p]) {
+      ++p;
+    }
+    auto len = static_cast<size_t>(p - start);
+    if (p == end || *p != '"' || len % 2 != 0) {
+      return false;
+    }
+    text = m_s.substr(m_pos, len);
+    m_pos += len + 1;
+    return true;
+  }
+
+  // `!!seq` as a whole tag (yaml-cpp reads `!!seqx` as another tag).
+  bool seq_tag()
+  {
+    if (!eat("!!seq")) {
+      return false;
+    }
+    return peek() < 'a' || peek() > 'z';
   }
 
 private:
@@ -97,19 +129,6 @@ private:
   size_t m_pos = 0;
   size_t m_line_start = 0;
 };
-
-// Decimal only: other bases (which upstream's strtoul also reads) go to the full parser.
-std::optional<uint64_t>
-decimal(std::string_view text)
-{
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()
-      || (text.size() > 1 && text[0] == '0')) {
-    return std::nullopt;
-  }
-  return v;
-}
 
 // `[ !!int "N", … ]` after `!!seq`, possibly spanning lines.
 std::optional<std::vector<uint64_t>>
@@ -122,16 +141,11 @@ int_list(Scanner& sc)
   std::vector<uint64_t> seq;
   sc.skip_ws();
   while (!sc.eat("]")) {
-    std::string_view tag;
-    std::string_view text;
-    if (!sc.tagged(tag, text) || tag != "int") {
+    uint64_t v = 0;
+    if (!sc.eat("!!int \"") || !sc.decimal(v)) {
       return std::nullopt;
     }
-    auto v = decimal(text);
-    if (!v) {
-      return std::nullopt;
-    }
-    seq.push_back(*v);
+    seq.push_back(v);
     sc.skip_ws();
     if (sc.eat(",")) {
       sc.skip_ws();
@@ -142,61 +156,87 @@ int_list(Scanner& sc)
   return seq;
 }
 
-// Even-length hex in either case, as from_hex reads it, without decoding.
-bool
-is_hex(std::string_view text)
-{
-  if (text.size() % 2 != 0) {
-    return false;
-  }
-  bool ok = true;
-  for (char c : text) {
-    auto u = static_cast<unsigned>(static_cast<unsigned char>(c));
-    ok &= (u - unsigned{'0'} < 10U) | ((u | 0x20U) - unsigned{'a'} < 6U);
-  }
-  return ok;
-}
+// One value: `!!int "N"`, `!!bool "true"|"false"`, `!!str "HEX"` or `!!seq [ … ]`, without
+// escapes. Decoded into `out` unless it is null (then only checked exactly as it would be
+// decoded, so scan_attr_spans accepts a row exactly when scan_attrs does); `where`, unless
+// null, says where it lies.
+static_assert(static_cast<int>(AttrValue::Kind::k_seq) < 4); // ValueSpan::kind_bits
 
-// One value. With `keep` false it is only checked exactly as it would be decoded, and
-// `out` is left alone: scan_attrs(yaml, only) accepts a row exactly when scan_attrs(yaml)
-// does.
 bool
-value(Scanner& sc, bool keep, AttrValue& out)
+value(Scanner& sc, AttrValue* out, ValueSpan* where)
 {
-  std::string_view tag;
-  std::string_view text;
-  if (!sc.tagged(tag, text)) {
-    return false;
-  }
-  if (tag == "seq") {
-    auto seq = int_list(sc);
-    if (seq && keep) {
-      out = AttrValue::list(std::move(*seq));
-    }
-    return seq.has_value();
-  }
-  if (tag == "int") {
-    auto v = decimal(text);
-    if (v && keep) {
-      out = AttrValue::integer(*v);
-    }
-    return v.has_value();
-  }
-  if (tag == "bool" && (text == "true" || text == "false")) {
-    if (keep) {
-      out = AttrValue::boolean(text == "true");
+  auto at = [&](AttrValue::Kind kind, size_t start, size_t end) {
+    if (where) {
+      where->offset = static_cast<uint32_t>(start);
+      where->length = static_cast<uint32_t>(end - start) & ValueSpan::k_max_length;
+      where->kind_bits = static_cast<uint32_t>(kind) & 3U;
+      where->inline_value = 0;
+      where->found = 1;
     }
     return true;
+  };
+  auto held = [&](AttrValue::Kind kind, uint32_t v) {
+    if (where) {
+      *where = {};
+      where->offset = v;
+      where->kind_bits = static_cast<uint32_t>(kind) & 3U;
+      where->inline_value = 1;
+      where->found = 1;
+    }
+    return true;
+  };
+  // Between the quotes.
+  auto scalar = [&](AttrValue::Kind kind, size_t start) { return at(kind, start, sc.pos() - 1); };
+  if (sc.eat("!!str \"")) {
+    size_t start = sc.pos();
+    std::string_view text;
+    if (!sc.hex(text)) {
+      return false;
+    }
+    if (out) {
+      auto bytes = from_hex(text);
+      if (!bytes) {
+        return false;
+      }
+      *out = AttrValue::data(std::move(*bytes));
+    }
+    return scalar(AttrValue::Kind::k_bytes, start);
   }
-  if (tag == "str") {
-    if (!keep) {
-      return is_hex(text);
+  if (sc.eat("!!int \"")) {
+    size_t start = sc.pos();
+    uint64_t v = 0;
+    if (!sc.decimal(v)) {
+      return false;
     }
-    auto bytes = from_hex(text);
-    if (bytes) {
-      out = AttrValue::data(std::move(*bytes));
+    if (out) {
+      *out = AttrValue::integer(v);
     }
-    return bytes.has_value();
+    if (v <= UINT32_MAX) {
+      return held(AttrValue::Kind::k_int, static_cast<uint32_t>(v));
+    }
+    return scalar(AttrValue::Kind::k_int, start);
+  }
+  if (sc.eat("!!bool \"")) {
+    bool flag = sc.eat("true\"");
+    if (!flag && !sc.eat("false\"")) {
+      return false;
+    }
+    if (out) {
+      *out = AttrValue::boolean(flag);
+    }
+    return held(AttrValue::Kind::k_bool, flag ? 1 : 0);
+  }
+  if (sc.seq_tag()) {
+    size_t start = sc.pos();
+    auto seq = int_list(sc);
+    if (!seq) {
+      return false;
+    }
+    if (out) {
+      *out = AttrValue::list(std::move(*seq));
+    }
+    // From after the tag to the closing `]`.
+    return at(AttrValue::Kind::k_seq, start, sc.pos());
   }
   return false;
 }
@@ -204,41 +244,29 @@ value(Scanner& sc, bool keep, AttrValue& out)
 std::optional<uint64_t>
 key(Scanner& sc)
 {
-  std::string_view tag;
-  std::string_view text;
-  if (!sc.tagged(tag, text) || tag != "int") {
+  uint64_t k = 0;
+  if (!sc.eat("!!int \"") || !sc.decimal(k)) {
     return std::nullopt;
   }
-  return decimal(text);
+  return k;
 }
 
-// `only`: the keys to decode (nullopt: all of them).
-std::optional<AttrMap>
-scan(std::string_view yaml, std::optional<std::span<const uint64_t>> only)
+// The whole row checked, `entry(scanner, key)` reading each value.
+template<typename Entry>
+bool
+scan(std::string_view yaml, Entry&& entry)
 {
   Scanner sc(yaml);
   // `---` marks a document only before a blank; `---!!map` is a plain scalar to yaml-cpp.
   if (!sc.eat("---") || (sc.peek() != ' ' && sc.peek() != '\n')) {
-    return std::nullopt;
+    return false;
   }
   sc.skip_ws();
   if (!sc.eat("!!map")) {
-    return std::nullopt;
+    return false;
   }
   sc.skip_spaces();
-  AttrMap attrs;
   size_t entries = 0;
-  auto entry = [&](Scanner& s, uint64_t k) {
-    bool keep = !only || std::find(only->begin(), only->end(), k) != only->end();
-    AttrValue v;
-    if (!value(s, keep, v)) {
-      return false;
-    }
-    if (keep) {
-      attrs.insert_or_assign(k, std::move(v));
-    }
-    return true;
-  };
   if (sc.eat("{")) {
     // Flow map: `? key` / `: value` pairs separated by commas (a trailing one allowed).
     sc.skip_ws();
@@ -247,7 +275,7 @@ scan(std::string_view yaml, std::optional<std::span<const uint64_t>> only)
       bool explicit_key = sc.eat("?");
       if (explicit_key) {
         if (sc.peek() != ' ' && sc.peek() != '\n') {
-          return std::nullopt;
+          return false;
         }
         sc.skip_ws();
       }
@@ -259,48 +287,48 @@ scan(std::string_view yaml, std::optional<std::span<const uint64_t>> only)
         sc.skip_spaces();
       }
       if (!k || !sc.eat(":") || (sc.peek() != ' ' && sc.peek() != '\n')) {
-        return std::nullopt;
+        return false;
       }
       sc.skip_ws();
       if (!entry(sc, *k)) {
-        return std::nullopt;
+        return false;
       }
       sc.skip_ws();
       if (sc.eat(",")) {
         sc.skip_ws();
       } else if (sc.peek() != '}') {
-        return std::nullopt;
+        return false;
       }
     }
   } else {
     // Block map: one `key: value` line each, keys in column 0.
     if (!sc.newline()) {
-      return std::nullopt;
+      return false;
     }
     sc.skip_ws();
     while (!sc.at_end()) {
       if (sc.column() != 0) {
-        return std::nullopt;
+        return false;
       }
       auto k = key(sc);
       if (!k || !sc.eat(": ")) {
-        return std::nullopt;
+        return false;
       }
       sc.skip_spaces();
       bool ok = entry(sc, *k);
       sc.skip_spaces();
       if (!ok || !sc.newline()) {
-        return std::nullopt;
+        return false;
       }
       ++entries;
       sc.skip_ws();
     }
     if (entries == 0) {
-      return std::nullopt;
+      return false;
     }
   }
   sc.skip_ws();
-  return sc.at_end() ? std::optional(std::move(attrs)) : std::nullopt;
+  return sc.at_end();
 }
 
 } // namespace
@@ -308,13 +336,90 @@ scan(std::string_view yaml, std::optional<std::span<const uint64_t>> only)
 std::optional<AttrMap>
 scan_attrs(std::string_view yaml)
 {
-  return scan(yaml, std::nullopt);
+  AttrMap attrs;
+  bool ok = scan(yaml, [&](Scanner& sc, uint64_t k) {
+    AttrValue v;
+    if (!value(sc, &v, nullptr)) {
+      return false;
+    }
+    attrs.insert_or_assign(k, std::move(v));
+    return true;
+  });
+  return ok ? std::optional(std::move(attrs)) : std::nullopt;
 }
 
-std::optional<AttrMap>
+bool
+scan_attr_spans(std::string_view yaml, std::span<const uint64_t> only, std::span<ValueSpan> spans)
+{
+  if (yaml.size() > ValueSpan::k_max_length || spans.size() < only.size()) {
+    return false;
+  }
+  std::fill(spans.begin(), spans.end(), ValueSpan{});
+  // Rows hold their keys in ascending order: with `only` sorted too, a cursor finds each
+  // key without searching all of `only` (and restarts when a row is out of order).
+  bool sorted = std::is_sorted(only.begin(), only.end());
+  size_t cursor = 0;
+  uint64_t last = 0;
+  auto position = [&](uint64_t k) -> size_t {
+    if (!sorted) {
+      return static_cast<size_t>(std::find(only.begin(), only.end(), k) - only.begin());
+    }
+    if (k < last) {
+      cursor = 0;
+    }
+    last = k;
+    while (cursor < only.size() && only[cursor] < k) {
+      ++cursor;
+    }
+    return cursor < only.size() && only[cursor] == k ? cursor : only.size();
+  };
+  return scan(yaml, [&](Scanner& sc, uint64_t k) {
+    size_t i = position(k);
+    // A repeated key: the last one wins, as in scan_attrs's map.
+    return value(sc, nullptr, i < only.size() ? &spans[i] : nullptr);
+  });
+}
+
+AttrValue
+decode_span(std::string_view yaml, const ValueSpan& span)
+{
+  if (span.inline_value) {
+    return span.kind() == AttrValue::Kind::k_bool ? AttrValue::boolean(span.offset != 0)
+                                                  : AttrValue::integer(span.offset);
+  }
+  std::string_view text = yaml.substr(span.offset, span.length);
+  Scanner sc(text);
+  uint64_t v = 0;
+  switch (span.kind()) {
+  case AttrValue::Kind::k_int:
+    for (char c : text) {
+      v = v * 10 + static_cast<uint64_t>(c - '0'); // checked by scan_attr_spans
+    }
+    return AttrValue::integer(v);
+  case AttrValue::Kind::k_bool:
+    return AttrValue::boolean(text == "true");
+  case AttrValue::Kind::k_seq:
+    return AttrValue::list(int_list(sc).value_or(std::vector<uint64_t>{}));
+  case AttrValue::Kind::k_bytes:
+    break;
+  }
+  return AttrValue::data(from_hex(text).value_or(Bytes{}));
+}
+
+std::optional<AttrList>
 scan_attrs_only(std::string_view yaml, std::span<const uint64_t> only)
 {
-  return scan(yaml, only);
+  std::vector<ValueSpan> spans(only.size());
+  if (!scan_attr_spans(yaml, only, spans)) {
+    return std::nullopt;
+  }
+  AttrList attrs;
+  for (size_t i = 0; i < only.size(); ++i) {
+    if (spans[i].found) {
+      attrs.emplace_back(only[i], decode_span(yaml, spans[i]));
+    }
+  }
+  return attrs;
 }
 
 } // namespace ptool::store

@@ -3,7 +3,7 @@
 // scanner accepts a row, yaml-cpp must accept it too and produce the same map; otherwise a
 // store would read differently depending on which path a row happens to take. And the
 // module's index (scan_attrs_only) accepts exactly the rows scan_attrs accepts, with the
-// same values for the attributes it keeps.
+// same values for the attributes it keeps (decoded from where scan_attr_spans found them).
 #include <algorithm>
 #include <iterator>
 #include <optional>
@@ -20,9 +20,17 @@ LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
   std::string_view text = fuzz::as_text(data, size);
   std::optional<AttrMap> fast = store::scan_attrs(text);
   static constexpr uint64_t k_only[] = {0, 2, 3, 0x102, 0x40000600};
-  std::optional<AttrMap> index = store::scan_attrs_only(text, k_only);
+  std::optional<store::AttrList> index = store::scan_attrs_only(text, k_only);
   fuzz::fuzz_require(index.has_value() == fast.has_value(),
                      "scan_attrs_only and scan_attrs disagree on a row");
+  // The same keys unsorted (no cursor): the same values, in this order.
+  static constexpr uint64_t k_unsorted[] = {0x102, 3, 0x40000600, 0, 2};
+  std::optional<store::AttrList> shuffled = store::scan_attrs_only(text, k_unsorted);
+  fuzz::fuzz_require(
+    shuffled.has_value() == fast.has_value()
+      && (!index
+          || AttrMap(index->begin(), index->end()) == AttrMap(shuffled->begin(), shuffled->end())),
+    "scan_attrs_only reads differently with unsorted keys");
   if (!fast) {
     return 0;
   }

@@ -90,5 +90,45 @@ TEST(AttrScan, RefusesWhatItDoesNotFullyUnderstand)
   }
 }
 
+// The module's index: where scan_attr_spans finds a value decodes to what scan_attrs reads,
+// whether the value is held in the span (booleans, 32-bit integers) or read from the text,
+// with `only` sorted or not, a key missing or repeated.
+TEST(AttrScan, SpansDecodeLikeTheScan)
+{
+  AttrMap a = {
+    {0, V::integer(3)},
+    {1, V::boolean(true)},
+    {2, V::boolean(false)},
+    {3, V::data(to_bytes("label"))},
+    {0x11, V::data({})},
+    {0x100, V::integer(UINT32_MAX)},
+    {0x121, V::integer(uint64_t{UINT32_MAX} + 1)},
+    {ck::k_allowed_mechanisms, V::list({0x1041, 0, 0x2107})},
+  };
+  std::string block = store::emit_attrs(a);
+  std::string flow = "--- !!map { ? !!int \"3\" : !!str \"00\", ? !!int \"0\" : !!int \"3\",\n"
+                     "  ? !!int \"3\" : !!str \"6C6162656C\" }\n";
+  for (const std::string& yaml : {block, flow}) {
+    std::optional<AttrMap> full = scan_attrs(yaml);
+    ASSERT_TRUE(full) << yaml;
+    for (std::vector<uint64_t> only :
+         {std::vector<uint64_t>{0, 1, 2, 3, 0x11, 0x100, 0x121, 0x7, ck::k_allowed_mechanisms},
+          std::vector<uint64_t>{ck::k_allowed_mechanisms, 0x121, 3, 0x7, 0x100, 2, 0x11, 1, 0}}) {
+      std::vector<store::ValueSpan> spans(only.size());
+      ASSERT_TRUE(store::scan_attr_spans(yaml, only, spans)) << yaml;
+      for (size_t i = 0; i < only.size(); ++i) {
+        auto it = full->find(only[i]);
+        ASSERT_EQ(spans[i].found != 0, it != full->end()) << only[i];
+        if (it != full->end()) {
+          EXPECT_EQ(store::decode_span(yaml, spans[i]), it->second) << only[i];
+        }
+      }
+    }
+  }
+  std::vector<store::ValueSpan> spans(1);
+  const uint64_t label[] = {3};
+  EXPECT_FALSE(store::scan_attr_spans(full_parser_only(block), label, spans));
+}
+
 } // namespace
 } // namespace ptool
