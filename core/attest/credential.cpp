@@ -8,7 +8,6 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/obj_mac.h>
 #include <tss2/tss2_mu.h>
 
 #include "core/attest/public.hpp"
@@ -155,11 +154,8 @@ rsa_encrypt(const TPMT_PUBLIC& key, std::string_view label, std::span<const uint
   mgf1_xor(key.nameAlg, seed, db);
   mgf1_xor(key.nameAlg, db, seed);
 
-  const uint32_t e = key.parameters.rsaDetail.exponent ? key.parameters.rsaDetail.exponent : 65537;
-  const uint8_t e_be[4] = {static_cast<uint8_t>(e >> 24), static_cast<uint8_t>(e >> 16),
-                           static_cast<uint8_t>(e >> 8), static_cast<uint8_t>(e)};
   Bignum n = bignum(std::span(modulus.buffer, k));
-  Bignum exp = bignum(e_be);
+  Bignum exp = bignum(rsa_exponent(key));
   Bignum m(BN_secure_new());
   Bignum c(BN_new());
   BnCtx ctx(BN_CTX_new());
@@ -178,36 +174,14 @@ rsa_encrypt(const TPMT_PUBLIC& key, std::string_view label, std::span<const uint
 SecureBytes
 ecc_exchange(const TPMT_PUBLIC& key, std::string_view label, TPM2B_ENCRYPTED_SECRET& out)
 {
-  int nid = NID_undef;
-  size_t field = 0;
-  switch (key.parameters.eccDetail.curveID) {
-  case TPM2_ECC_NIST_P256:
-    nid = NID_X9_62_prime256v1;
-    field = 32;
-    break;
-  case TPM2_ECC_NIST_P384:
-    nid = NID_secp384r1;
-    field = 48;
-    break;
-  case TPM2_ECC_NIST_P521:
-    nid = NID_secp521r1;
-    field = 66;
-    break;
-  default:
-    throw Error(ExitCode::k_unsupported, "unsupported ECC curve in a TPM public area");
-  }
-  const auto& qx = key.unique.ecc.x;
-  const auto& qy = key.unique.ecc.y;
-  if (qx.size > field || qy.size > field) {
-    throw Error(ExitCode::k_usage, "ECC point in a TPM public area is too long for its curve");
-  }
+  const CurveInfo curve = curve_info(key.parameters.eccDetail.curveID);
+  const size_t field = curve.bytes;
+  const Bytes point = ec_point(key, field);
   BnCtx ctx(BN_CTX_new());
-  EcGroup group(EC_GROUP_new_by_curve_name(nid));
+  EcGroup group(EC_GROUP_new_by_curve_name(EC_curve_nist2nid(curve.openssl)));
   EcPoint peer(group ? EC_POINT_new(group.get()) : nullptr);
   EcPoint eph(group ? EC_POINT_new(group.get()) : nullptr);
   EcPoint shared(group ? EC_POINT_new(group.get()) : nullptr);
-  Bignum x = bignum(std::span(qx.buffer, qx.size));
-  Bignum y = bignum(std::span(qy.buffer, qy.size));
   Bignum d(BN_secure_new());
   Bignum ex(BN_new());
   Bignum ey(BN_new());
@@ -215,7 +189,7 @@ ecc_exchange(const TPMT_PUBLIC& key, std::string_view label, TPM2B_ENCRYPTED_SEC
   if (!ctx || !group || !peer || !eph || !shared || !d || !ex || !ey || !zx) {
     openssl_failed("EC setup");
   }
-  if (EC_POINT_set_affine_coordinates(group.get(), peer.get(), x.get(), y.get(), ctx.get()) != 1
+  if (EC_POINT_oct2point(group.get(), peer.get(), point.data(), point.size(), ctx.get()) != 1
       || EC_POINT_is_on_curve(group.get(), peer.get(), ctx.get()) != 1) {
     throw Error(ExitCode::k_usage, "the ECC point in a TPM public area is not on its curve");
   }
@@ -245,7 +219,8 @@ ecc_exchange(const TPMT_PUBLIC& key, std::string_view label, TPM2B_ENCRYPTED_SEC
   tpm::check_rc(Tss2_MU_TPMS_ECC_POINT_Marshal(&q, out.secret, sizeof(out.secret), &offset),
                 "Tss2_MU_TPMS_ECC_POINT_Marshal");
   out.size = static_cast<UINT16>(offset);
-  return kdfe(key.nameAlg, z, label, std::span(q.x.buffer, q.x.size), std::span(qx.buffer, qx.size),
+  return kdfe(key.nameAlg, z, label, std::span(q.x.buffer, q.x.size),
+              std::span(key.unique.ecc.x.buffer, key.unique.ecc.x.size),
               digest_size(key.nameAlg) * 8);
 }
 

@@ -17,12 +17,7 @@ using wire::put_mpint;
 using wire::put_string;
 using wire::put_u32;
 
-struct CurveInfo
-{
-  const char* openssl;
-  const char* ssh;
-  size_t bytes;
-};
+} // namespace
 
 CurveInfo
 curve_info(TPM2_ECC_CURVE curve)
@@ -62,8 +57,6 @@ rsa_exponent(const TPMT_PUBLIC& pub)
   put_u32(out, e);
   return out;
 }
-
-} // namespace
 
 Bytes
 marshal_tpmt_public(const TPMT_PUBLIC& pub)

@@ -13,6 +13,21 @@
 // prefix, as WebAuthn's pubArea), their TPM names, and their keys as OpenSSL / OpenSSH keys.
 namespace ptool::attest {
 
+// The NIST curves a TPM public area may name: OpenSSL's name, OpenSSH's, the field size.
+struct CurveInfo
+{
+  const char* openssl;
+  const char* ssh;
+  size_t bytes;
+};
+// Error(k_unsupported) for curves other than P-256/384/521.
+CurveInfo curve_info(TPM2_ECC_CURVE curve);
+// `pub`'s ECC point, uncompressed (0x04 || x || y, each `bytes` long); Error(k_usage) when a
+// coordinate is longer.
+Bytes ec_point(const TPMT_PUBLIC& pub, size_t bytes);
+// `pub`'s RSA public exponent, big-endian (0 in the public area means 65537).
+Bytes rsa_exponent(const TPMT_PUBLIC& pub);
+
 Bytes marshal_tpmt_public(const TPMT_PUBLIC& pub);
 // Throws Error(k_usage) naming `what` when `data` is not exactly one TPMT_PUBLIC.
 TPMT_PUBLIC unmarshal_tpmt_public(std::span<const uint8_t> data, const std::string& what);
