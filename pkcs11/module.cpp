@@ -61,11 +61,7 @@ Module::release_at_exit() noexcept
   m_sessions.clear();
   for (auto& [slot, ts] : m_tokens) {
     if (ts.tcti && ts.tcti->starts_with("tabrmd")) {
-      for (auto& [id, obj] : ts.loaded) {
-        obj.release();
-      }
-      (void)ts.pc.release();
-      (void)ts.esys.release();
+      abandon_tpm(ts);
     }
   }
   drop_all();
@@ -104,14 +100,21 @@ Module::abandon_after_fork() noexcept
   // contexts on purpose and start from nothing.
   m_sessions.clear();
   for (auto& [slot, ts] : m_tokens) {
-    for (auto& [id, obj] : ts.loaded) {
-      obj.release();
-    }
-    (void)ts.pc.release();
-    (void)ts.esys.release();
+    abandon_tpm(ts);
   }
   m_tokens.clear();
   m_initialized = false;
+}
+
+void
+Module::abandon_tpm(TokenState& ts) noexcept
+{
+  for (auto& [id, obj] : ts.loaded) {
+    obj.release();
+  }
+  ts.loaded.clear();
+  (void)ts.pc.release();
+  (void)ts.esys.release();
 }
 
 store::Store

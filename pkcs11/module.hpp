@@ -168,6 +168,10 @@ private:
   const Object& lookup(Session& s, CK_OBJECT_HANDLE handle, CK_RV unknown, CK_RV hidden);
   void drop_all() noexcept;
   void abandon_after_fork() noexcept;
+  // Lets go of `ts`'s TPM side (loaded keys, primary context, ESAPI context) without a TPM
+  // command: leaked on purpose, for a forked child (the handles are the parent's) and for
+  // tabrmd tokens at exit.
+  static void abandon_tpm(TokenState& ts) noexcept;
 
   std::mutex m_mutex;
   bool m_initialized = false;
