@@ -57,7 +57,6 @@ parse_row(int64_t id, std::string_view text)
   }
 }
 
-// The index of a row, when the fast scanner reads it and the full parse cannot fail on it.
 static_assert(std::size(k_indexed) == ObjectTable::k_indexed_count);
 static_assert(std::is_sorted(std::begin(k_indexed), std::end(k_indexed))); // scans fastest
 
@@ -117,6 +116,14 @@ ObjectTable::read(const store::Store& st, int64_t tokid, ObjectTable& previous)
   const Rows& old = previous.m_rows;
   size_t next_old = previous.m_tokid == tokid ? 0 : old.size();
   st.object_rows(tokid, [&](int64_t id, std::string_view text) {
+    // Lookups are binary searches: the rows must come in increasing id order, which ORDER BY
+    // id gives a store of upstream's schema. A crafted one could repeat an id or sort ids as
+    // text: such a row is skipped, never looked up wrongly.
+    if (!table.m_rows.empty() && id <= table.m_rows.back().first) {
+      log(LogLevel::k_warn, "object skipped: tobjects row " + std::to_string(id)
+                              + " comes out of id order (a repeated or non-integer id)");
+      return;
+    }
     if (table.m_rows.size() == table.m_rows.capacity()) {
       table.m_rows.reserve(std::max<size_t>(64, 4 * table.m_rows.size()));
     }

@@ -244,6 +244,23 @@ def test_deep_yaml_row_is_skipped(base, tmp_path):
     assert _sign(env, tmp_path, base["ids"]["krsa"], "SHA256-RSA-PKCS").returncode == 0
 
 
+def test_repeated_object_id_is_skipped(base, tmp_path):
+    """tobjects rebuilt without its PRIMARY KEY, holding one id twice: the module's binary
+    searches need increasing ids, so the repeat is skipped with a warning and both keys stay
+    usable."""
+    def repeat(con):
+        con.executescript("CREATE TABLE t2 AS SELECT * FROM tobjects; DROP TABLE tobjects; "
+                          "ALTER TABLE t2 RENAME TO tobjects;")
+        oid = _object_id(con, "krsa", 3)
+        con.execute("INSERT INTO tobjects SELECT * FROM tobjects WHERE id=?", (oid,))
+    store, env = _crafted(base, tmp_path, repeat)
+    listed = _p11(env, "-O", "--login", "--pin", USER_PIN)
+    assert listed.returncode == 0 and "k256" in listed.stdout and "krsa" in listed.stdout
+    assert "comes out of id order" in listed.stderr
+    assert _sign(env, tmp_path, base["ids"]["krsa"], "SHA256-RSA-PKCS").returncode == 0
+    assert _sign(env, tmp_path, base["ids"]["k256"], "ECDSA").returncode == 0
+
+
 # --- 2. no library or program from the store's tcti -------------------------------------------
 
 @pytest.fixture(scope="module")
