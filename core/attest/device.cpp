@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/hex.hpp"
 #include "core/tpm/primary.hpp"
+#include "core/tpm/salted_session.hpp"
 
 namespace ptool::attest {
 
@@ -472,11 +473,8 @@ activate_credential(ESYS_CONTEXT* ctx, EndorsementAuth& auth, const HierarchyKey
   symmetric.algorithm = TPM2_ALG_AES;
   symmetric.keyBits.aes = 128;
   symmetric.mode.aes = TPM2_ALG_CFB;
-  ESYS_TR session = ESYS_TR_NONE;
-  tpm::check_rc(Esys_StartAuthSession(ctx, ek.obj.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                      ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &symmetric,
-                                      ek.pub.nameAlg, &session),
-                "TPM2_StartAuthSession(EK policy)");
+  ESYS_TR session = tpm::start_auth_session(ctx, ek.obj.get(), TPM2_SE_POLICY, symmetric,
+                                            ek.pub.nameAlg, "TPM2_StartAuthSession(EK policy)");
   tpm::TpmObject owned(ctx, session, tpm::TpmObject::Drop::k_flush);
   check_endorsement_rc(Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, session, auth.session(),
                                          ESYS_TR_NONE, ESYS_TR_NONE, nullptr, nullptr, nullptr, 0,

@@ -355,17 +355,8 @@ Session::Session(ESYS_CONTEXT* ctx, ESYS_TR tpm_key) : m_ctx(ctx)
   symmetric.algorithm = TPM2_ALG_AES;
   symmetric.keyBits.aes = 128;
   symmetric.mode.aes = TPM2_ALG_CFB;
-  // A salted session is started by start_salted_session, so that it works in hosts where
-  // ESAPI's own salt computation fails (see there); ESAPI does it when this tpm2-tss keeps
-  // sessions in another layout, and for unsalted sessions.
-  ESYS_TR handle =
-    tpm_key != ESYS_TR_NONE ? start_salted_session(ctx, tpm_key, symmetric) : ESYS_TR_NONE;
-  TSS2_RC rc = TSS2_RC_SUCCESS;
-  if (handle == ESYS_TR_NONE) {
-    rc = Esys_StartAuthSession(ctx, tpm_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                               nullptr, TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256, &handle);
-  }
-  check_rc(rc, "TPM2_StartAuthSession");
+  ESYS_TR handle = start_auth_session(ctx, tpm_key, TPM2_SE_HMAC, symmetric, TPM2_ALG_SHA256,
+                                      "TPM2_StartAuthSession");
   m_obj = TpmObject(ctx, handle, TpmObject::Drop::k_flush);
   use_for(false, false);
 }

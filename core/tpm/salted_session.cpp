@@ -8,6 +8,7 @@
 #include <tss2/tss2_sys.h>
 
 #include "core/attest/credential.hpp"
+#include "core/attest/public.hpp"
 #include "core/c_handles.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/error.hpp"
@@ -22,7 +23,6 @@ using wire::put_u16;
 using wire::put_u32;
 
 constexpr uint32_t k_session_resource = 3; // IESYSC_SESSION_RSRC
-constexpr size_t k_nonce_size = 32;        // SHA-256
 
 // The salt key's public area as ESAPI holds it (its serialized ESYS_TR: handle, name,
 // resource type, TPM2B_PUBLIC), so the salt goes to the key ESAPI verified when it loaded it.
@@ -54,10 +54,12 @@ marshal(SecureBytes& out, const T& value, F fn)
   OPENSSL_cleanse(buffer, sizeof(buffer));
 }
 
-} // namespace
-
+// The salted session built here (see start_auth_session), or ESYS_TR_NONE (the TPM's session
+// flushed) when this tpm2-tss serializes sessions in a layout other than the one written
+// here, which serializing the result back detects.
 ESYS_TR
-start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& symmetric)
+salted_here(ESYS_CONTEXT* ctx, ESYS_TR salt_key, TPM2_SE type, const TPMT_SYM_DEF& symmetric,
+            TPMI_ALG_HASH auth_hash)
 {
   TPMT_PUBLIC pub = public_of(ctx, salt_key);
   TPM2_HANDLE key_handle = 0;
@@ -65,9 +67,10 @@ start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& sy
 
   Wiped<TPM2B_ENCRYPTED_SECRET> encrypted;
   SecureBytes salt = attest::encrypt_secret(pub, "SECRET", *encrypted);
+  const auto digest_size = static_cast<size_t>(EVP_MD_get_size(attest::tpm_md(auth_hash)));
   TPM2B_NONCE nonce_caller{};
-  SecureBytes random = crypto::random_bytes(k_nonce_size);
-  nonce_caller.size = k_nonce_size;
+  SecureBytes random = crypto::random_bytes(digest_size);
+  nonce_caller.size = static_cast<UINT16>(digest_size);
   std::copy(random.begin(), random.end(), nonce_caller.buffer);
 
   TSS2_SYS_CONTEXT* sys = nullptr;
@@ -76,8 +79,8 @@ start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& sy
   TPM2B_NONCE nonce_tpm{};
   nonce_tpm.size = 0;
   check_rc(Tss2_Sys_StartAuthSession(sys, key_handle, TPM2_RH_NULL, nullptr, &nonce_caller,
-                                     encrypted.get(), TPM2_SE_HMAC, &symmetric, TPM2_ALG_SHA256,
-                                     &handle, &nonce_tpm, nullptr),
+                                     encrypted.get(), type, &symmetric, auth_hash, &handle,
+                                     &nonce_tpm, nullptr),
            "TPM2_StartAuthSession (salted here)");
   // From here the TPM holds the session: flush it on every failure.
   struct Flush
@@ -94,8 +97,8 @@ start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& sy
   } flush{sys, handle};
 
   SecureBytes key =
-    attest::kdfa(TPM2_ALG_SHA256, salt, "ATH", std::span(nonce_tpm.buffer, nonce_tpm.size),
-                 std::span(nonce_caller.buffer, nonce_caller.size), 256);
+    attest::kdfa(auth_hash, salt, "ATH", std::span(nonce_tpm.buffer, nonce_tpm.size),
+                 std::span(nonce_caller.buffer, nonce_caller.size), 8 * digest_size);
   Wiped<TPM2B_DIGEST> session_key;
   session_key->size = static_cast<UINT16>(key.size());
   std::memcpy(session_key->buffer, key.data(), key.size());
@@ -114,9 +117,9 @@ start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& sy
   put_u16(blob, 0);
   put_u16(blob, 0);
   marshal(blob, symmetric, Tss2_MU_TPMT_SYM_DEF_Marshal);
-  put_u16(blob, TPM2_ALG_SHA256);
+  put_u16(blob, auth_hash);
   marshal(blob, *session_key, Tss2_MU_TPM2B_DIGEST_Marshal);
-  blob.push_back(TPM2_SE_HMAC);
+  blob.push_back(type);
   blob.push_back(TPMA_SESSION_CONTINUESESSION);
   marshal(blob, nonce_caller, Tss2_MU_TPM2B_NONCE_Marshal);
   marshal(blob, nonce_tpm, Tss2_MU_TPM2B_NONCE_Marshal);
@@ -146,6 +149,22 @@ start_salted_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, const TPMT_SYM_DEF& sy
   }
   flush.armed = false;
   return tr;
+}
+
+} // namespace
+
+ESYS_TR
+start_auth_session(ESYS_CONTEXT* ctx, ESYS_TR salt_key, TPM2_SE type, const TPMT_SYM_DEF& symmetric,
+                   TPMI_ALG_HASH auth_hash, const char* what)
+{
+  ESYS_TR handle = salt_key != ESYS_TR_NONE ? salted_here(ctx, salt_key, type, symmetric, auth_hash)
+                                            : ESYS_TR_NONE;
+  if (handle == ESYS_TR_NONE) {
+    check_rc(Esys_StartAuthSession(ctx, salt_key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, nullptr, type, &symmetric, auth_hash, &handle),
+             what);
+  }
+  return handle;
 }
 
 } // namespace ptool::tpm
