@@ -278,6 +278,42 @@ def store_query(store, sql, params=()):
         con.close()
 
 
+def cmdline_until_wiped(argv, env, store, secrets, timeout=30, on_wiped=None, **popen):
+    """Start ``argv`` while this process holds the store's write lock, and read its
+    /proc/PID/cmdline until none of ``secrets`` is in it (the command has parsed and wiped its
+    arguments, then waits on its busy timeout for the lock). Then ``on_wiped(pid)``, if given,
+    runs while the command is still waiting. Returns (CompletedProcess, the last sample read):
+    sampling does not race the command's speed, under a sanitizer or not.
+    """
+    lock = sqlite3.connect(Path(store) / STORE_DB_NAME, isolation_level=None, timeout=timeout)
+    lock.execute("BEGIN EXCLUSIVE")
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            **popen)
+    last = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                    sample = f.read()
+            except OSError:
+                break
+            # Between fork and exec the cmdline is still ours.
+            if sample.startswith(argv[0].encode()):
+                last = sample
+                if not any(x.encode() in sample for x in secrets):
+                    if on_wiped:
+                        on_wiped(proc.pid)
+                        assert proc.poll() is None, "the command did not wait for the lock"
+                    break
+            time.sleep(0.01)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    out, err = proc.communicate(timeout=DEFAULT_TIMEOUT)
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err), last
+
+
 # --------------------------------------------------------------------------
 # Daemons
 # --------------------------------------------------------------------------

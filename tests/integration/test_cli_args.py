@@ -4,14 +4,13 @@ naming the command, secrets given by abbreviated option names, export's --output
 (Upstream's own rules are checked row by row in tests/interop/test_fidelity_args.py.)
 """
 
-import os
 import subprocess
 import time
 
 import pytest
 import yaml
 
-from ptool_fixtures import PTOOL_BIN, base_env, ptool_env, run_ptool
+from ptool_fixtures import PTOOL_BIN, base_env, cmdline_until_wiped, ptool_env, run_ptool
 
 
 @pytest.fixture
@@ -88,23 +87,13 @@ def test_abbreviated_secret_options_are_wiped_from_cmdline(swtpm, store):
     run_ptool(["addtoken", "--pid", "1", "--label", "tok", "--so=SOSECRET4711",
                "--us", "USERSECRET0815"], tenv)
     first, last = "FIRSTSECRET1234", "USERSECRET0815"
-    proc = subprocess.Popen([PTOOL_BIN, "addkey", "--lab", "tok", "--alg", "rsa3072",
-                             "--userp", first, "--user=" + last], env=tenv,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    samples = []
-    time.sleep(0.05 if not os.environ.get("PTOOL_SANITIZER") else 0.6)
-    while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
-                samples.append(f.read())
-        except OSError:
-            break
-        time.sleep(0.01)
-    out, err = proc.communicate()
-    assert proc.returncode == 0, err  # the last --userpin (by prefix) was the one used
-    assert [s for s in samples if b"--user=" in s], "addkey ended before cmdline was read"
-    for s in samples:
-        assert first.encode() not in s and last.encode() not in s
+    done, final = cmdline_until_wiped(
+        [PTOOL_BIN, "addkey", "--lab", "tok", "--alg", "rsa3072", "--userp", first,
+         "--user=" + last], tenv, store, (first, last))
+    out, err = done.stdout, done.stderr
+    assert done.returncode == 0, err  # the last --userpin (by prefix) was the one used
+    assert b"--user=" in final and b"--userp" in final, final  # the real cmdline, wiped
+    assert first.encode() not in final and last.encode() not in final, final
     assert first not in out.decode() + err.decode()
     # The key is there, under the token the abbreviated --lab named.
     objs = yaml.safe_load(run_ptool(["listobjects", "--label", "tok"], tenv).stdout)

@@ -79,8 +79,8 @@ def _children(shell_pid):
                     with open(f"/proc/{pid}/cmdline", "rb") as c:
                         if c.read().startswith(PTOOL_BIN.encode()):
                             found.append(int(pid))
-                except FileNotFoundError:
-                    pass
+                except (FileNotFoundError, ProcessLookupError):
+                    pass  # it exited between the listing and the read
     return found
 
 

@@ -1,7 +1,7 @@
 """Secrets stay secret: not in argv while we run, not in output, not in the store, no dumps.
 
 * A PIN given on the command line is wiped from /proc/PID/cmdline as soon as
-  main() has copied it; a slow command (rsa3072 addkey) is sampled while it runs.
+  main() has copied it; sampled while the command waits for the store's write lock.
 * The process is not dumpable (prctl(PR_SET_DUMPABLE, 0)): another process of
   the same (unprivileged) user cannot read its /proc/PID/environ or ptrace it.
 * PINs never appear in stdout / stderr of any command, success or failure, nor
@@ -14,30 +14,15 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from ptool_fixtures import PTOOL_BIN, ptool_env, reset_lockout, run_ptool
+from ptool_fixtures import PTOOL_BIN, cmdline_until_wiped, ptool_env, reset_lockout, run_ptool
 
 DB = "tpm2_pkcs11.sqlite3"
 SOPIN, USERPIN, NEWPIN = "SOSECRET4711", "USERSECRET0815", "NEWSECRET2342"
 NOBODY = 65534
-
-
-def _startup_delay():
-    """How long to wait after exec for main()'s first lines: 0.05 s, plus under a sanitizer
-    (scripts/test-sanitizers) the start-up of the instrumented binary, 0.1-0.5 s depending on
-    load, measured with --version (a fixed allowance would outlast a fast addkey)."""
-    if not os.environ.get("PTOOL_SANITIZER"):
-        return 0.05
-    times = []
-    for _ in range(3):
-        start = time.monotonic()
-        subprocess.run([PTOOL_BIN, "--version"], capture_output=True)
-        times.append(time.monotonic() - start)
-    return 0.05 + min(times)
 
 
 def _digest(store):
@@ -53,25 +38,13 @@ def token(swtpm, store):
     return env
 
 
-def test_pin_is_wiped_from_cmdline(token):
-    startup = _startup_delay()
-    proc = subprocess.Popen([PTOOL_BIN, "addkey", "--label", "tok", "--algorithm", "rsa3072",
-                             "--userpin", USERPIN], env=token, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    samples = []
-    time.sleep(startup)  # past exec and main()'s first lines
-    while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
-                samples.append(f.read())
-        except OSError:
-            break
-        time.sleep(0.01)
-    proc.wait()
-    assert proc.returncode == 0
-    assert samples, "addkey finished before its cmdline could be read"
-    assert all(b"--userpin" in s for s in samples if s)  # we did read the real cmdline
-    assert not [s for s in samples if USERPIN.encode() in s]
+def test_pin_is_wiped_from_cmdline(token, store):
+    done, final = cmdline_until_wiped(
+        [PTOOL_BIN, "addkey", "--label", "tok", "--algorithm", "rsa3072", "--userpin", USERPIN],
+        token, store, (USERPIN,))
+    assert done.returncode == 0, done.stderr
+    assert b"--userpin" in final, final  # we did read the real cmdline
+    assert USERPIN.encode() not in final, final
 
 
 def _as_nobody():
@@ -107,19 +80,14 @@ def test_process_is_not_dumpable(swtpm, request):
     finally:
         control.kill()
         control.wait()
-    startup = _startup_delay()
-    proc = subprocess.Popen([PTOOL_BIN, "addkey", "--label", "tok", "--algorithm", "rsa3072",
-                             "--userpin", USERPIN], env=env, preexec_fn=_as_nobody,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(startup)
     readable = []
-    while proc.poll() is None:
-        readable.append(_environ_readable_by_nobody(proc.pid))
-    err = proc.stderr.read().decode()
-    proc.wait()
-    assert proc.returncode == 0, err
-    assert readable, "addkey finished before it could be probed"
-    assert not any(readable[:-1])  # the last probe may race the exit
+    done, final = cmdline_until_wiped(
+        [PTOOL_BIN, "addkey", "--label", "tok", "--algorithm", "rsa3072", "--userpin", USERPIN],
+        env, store, (USERPIN,), preexec_fn=_as_nobody,
+        on_wiped=lambda pid: readable.extend(_environ_readable_by_nobody(pid) for _ in range(5)))
+    assert done.returncode == 0, done.stderr
+    assert b"--userpin" in final, final
+    assert readable == [False] * 5
 
 
 def test_pins_never_printed_or_stored(token, store, tmp_path):
